@@ -1,0 +1,1 @@
+"""One click command per DVC stage. Thin: options -> config -> core calls -> outputs."""

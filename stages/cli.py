@@ -1,0 +1,47 @@
+"""The `unimse` console script: every stage command, as dvc.yaml calls it, for humans too.
+
+Commands are imported only when run, so `unimse --help` stays fast and importing this module does
+no work. Each entry's one-line description is the first line of the command's docstring (a test
+checks that they agree).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+import unimse_core
+
+# name -> (module in stages/, one-line description shown by `unimse --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synthesize": ("stages.synthesize", "Write the embedded synthetic raw data in the real file formats."),
+    "fetch": ("stages.fetch", "Download missing raw files, verify hashes and structure, write the report."),
+    "verify": ("stages.verify", "Check files against the manifest and their structure; fail naming each problem."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name][0])
+        return getattr(module, "command")
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, summary) for name, (_module, summary) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(unimse_core.__version__, prog_name="unimse")
+def main() -> None:
+    """unimse: the UniMSE pipeline (universal labels, preprocessing, training, evaluation).
+
+    Every command is one DVC stage; `dvc repro` runs them in order with the paths of dvc.yaml and
+    the parameters of params.yaml.
+    """

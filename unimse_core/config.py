@@ -1,0 +1,226 @@
+"""Typed, frozen configs: one dataclass per params.yaml group.
+
+Every stage builds its config from its own params.yaml group with `load_config`. Loading fails at
+once, naming the key in full, on an unknown key, a missing key, a wrong type or a value out of
+range (`train.lr: must be > 0, got -1`). Bounds and choices are declared next to the field with
+`param(...)` and `Literal[...]`, so they are checked in one place.
+
+YAML lists become tuples, so configs stay hashable and immutable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+T = TypeVar("T")
+
+DATASETS: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
+Dataset = Literal["mosi", "mosei", "meld", "iemocap"]
+
+
+class ConfigError(ValueError):
+    """A params.yaml value that the code cannot accept; the message starts with the full key."""
+
+
+def param(*, gt: float | None = None, ge: float | None = None, lt: float | None = None,
+          le: float | None = None, min_len: int | None = None, unique: bool = False,
+          help: str = "") -> Any:
+    """A required config field with optional bounds (for numbers) or length/uniqueness (for tuples)."""
+    return field(metadata={"gt": gt, "ge": ge, "lt": lt, "le": le, "min_len": min_len,
+                           "unique": unique, "help": help})
+
+
+def _type_name(tp: Any) -> str:
+    if get_origin(tp) is Literal:
+        return " | ".join(repr(a) for a in get_args(tp))
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """Check `value` against the annotation `tp` and return it in its config form."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, key)
+    if origin is Literal:
+        choices = get_args(tp)
+        if value not in choices or isinstance(value, bool) != any(isinstance(c, bool) for c in choices):
+            raise ConfigError(f"{key}: must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, key)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(f"{key}: must be {' or '.join(_type_name(o) for o in options)}, got {value!r}")
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: must be a list, got {value!r}")
+        (item_tp, _ellipsis) = get_args(tp)
+        return tuple(_convert(v, item_tp, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin is dict:
+        key_tp, value_tp = get_args(tp)
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: must be a mapping, got {value!r}")
+        return types.MappingProxyType(
+            {_convert(k, key_tp, f"{key} key"): _convert(v, value_tp, f"{key}.{k}") for k, v in value.items()})
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: must be true or false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: must be an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: must be a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: must be a string, got {value!r}")
+        return value
+    raise TypeError(f"config annotation {tp!r} of {key} is not supported")
+
+
+def _check_bounds(value: Any, meta: Mapping[str, Any], key: str) -> None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        for name, ok, word in (("gt", lambda v, b: v > b, ">"), ("ge", lambda v, b: v >= b, ">="),
+                               ("lt", lambda v, b: v < b, "<"), ("le", lambda v, b: v <= b, "<=")):
+            bound = meta.get(name)
+            if bound is not None and not ok(value, bound):
+                raise ConfigError(f"{key}: must be {word} {bound:g}, got {value!r}")
+    if isinstance(value, tuple):
+        min_len = meta.get("min_len")
+        if min_len is not None and len(value) < min_len:
+            raise ConfigError(f"{key}: needs at least {min_len} item(s), got {list(value)!r}")
+        if meta.get("unique") and len(set(value)) != len(value):
+            raise ConfigError(f"{key}: items must be unique, got {list(value)!r}")
+
+
+def from_dict(cls: type[T], data: Any, prefix: str) -> T:
+    """Build the frozen dataclass `cls` from the mapping `data`; `prefix` is the params key of `data`."""
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{prefix}: must be a mapping of {cls.__name__} fields, got {data!r}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"{prefix}.{unknown[0]}: unknown key (known keys: {', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        key = f"{prefix}.{name}"
+        if name not in data:
+            if f.default is not dataclasses.MISSING:
+                values[name] = f.default
+                continue
+            raise ConfigError(f"{key}: missing key")
+        value = _convert(data[name], hints[name], key)
+        _check_bounds(value, f.metadata, key)
+        values[name] = value
+    config = cls(**values)
+    check = getattr(config, "check", None)
+    if check is not None:
+        problem = check()
+        if problem:
+            raise ConfigError(f"{prefix}.{problem}")
+    return config
+
+
+def read_params(path: str | Path = "params.yaml") -> dict[str, Any]:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: params file not found") from None
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: must hold a mapping of parameter groups")
+    return params
+
+
+def load_config(cls: type[T], group: str, params: str | Path | Mapping[str, Any] = "params.yaml") -> T:
+    """The config of one params.yaml group, checked; `params` is a path or an already-read mapping."""
+    if not isinstance(params, Mapping):
+        params = read_params(params)
+    if group not in params:
+        raise ConfigError(f"{group}: missing group in params.yaml")
+    return from_dict(cls, params[group], group)
+
+
+def to_dict(config: Any) -> Any:
+    """A config as plain YAML/JSON data (tuples as lists), for artifacts that describe themselves."""
+    if dataclasses.is_dataclass(config):
+        return {f.name: to_dict(getattr(config, f.name)) for f in dataclasses.fields(config)}
+    if isinstance(config, (tuple, list)):
+        return [to_dict(v) for v in config]
+    if isinstance(config, Mapping):
+        return {k: to_dict(v) for k, v in config.items()}
+    return config
+
+
+# ----------------------------------------------------------------------------------------------
+# params.yaml groups
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """`data`: which raw data the pipeline reads."""
+
+    source: Literal["synthetic", "local"] = param(
+        help="synthetic: the embedded generator; local: the authors' files in the local raw folder")
+    datasets: tuple[Dataset, ...] = param(min_len=1, unique=True, help="datasets to use, any subset")
+    text_only: bool = param(help="no feature files: zero-length audio and video for every utterance")
+
+
+@dataclass(frozen=True)
+class SyntheticSizes:
+    """Utterances per split of one synthetic dataset and the widths of its raw features."""
+
+    train: int = param(ge=1)
+    valid: int = param(ge=1)
+    test: int = param(ge=1)
+    audio_dim: int = param(ge=1)
+    video_dim: int = param(ge=1)
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """`synthetic`: the deterministic generator of raw files in the real formats."""
+
+    seed: int = param(ge=0)
+    msa_layout: Literal["authors", "mmsa"] = param(help="layout of the MOSI/MOSEI feature pickle")
+    max_frames: int = param(ge=4, help="longest audio/video sequence; MSA pickles are padded to it")
+    missing_features: float = param(ge=0.0, lt=1.0, help="share of utterances without features")
+    nan_frames: float = param(ge=0.0, lt=1.0, help="share of utterances with a NaN frame")
+    mosi: SyntheticSizes = param()
+    mosei: SyntheticSizes = param()
+    meld: SyntheticSizes = param()
+    iemocap: SyntheticSizes = param()
+
+
+@dataclass(frozen=True)
+class FetchConfig:
+    """`fetch`: download, hash and verify the raw files."""
+
+    retries: int = param(ge=0, help="extra attempts per download after a network error")
+    timeout_s: float = param(gt=0, help="socket timeout of one download request")
+    unmatched_ids: Literal["report", "error"] = param(
+        help="ids in a label table without features, or the reverse: count them in the report, or fail")
