@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from unimse_core.config import DATASETS
 from unimse_core.io.atomic import write_json
@@ -120,3 +120,54 @@ def sha256_file(path: str | Path, chunk_size: int = HASH_CHUNK) -> str:
         while n := handle.readinto(buffer):
             digest.update(view[:n])
     return digest.hexdigest()
+
+
+CheckStatus = Literal["ok", "recorded", "missing", "size_mismatch", "hash_mismatch"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What `check_file` found for one manifest entry.
+
+    `path` is the entry's path (relative to the raw folder); `size` and `sha256` are the observed
+    values (`None` / `""` where the file is missing or was not hashed because its size was wrong).
+    """
+
+    path: str
+    status: CheckStatus
+    size: int | None
+    sha256: str
+    message: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("ok", "recorded")
+
+
+def check_file(entry: ManifestEntry, root: str | Path) -> FileCheck:
+    """Check one file of a raw folder against its manifest entry: presence, then size, then sha256.
+
+    The size is compared before hashing so that a wrong file fails at once instead of after reading
+    it whole. An entry without a hash gives "recorded": the observed hash goes into the report.
+    """
+    file = Path(root) / entry.path
+    if not file.is_file():
+        what = "not a regular file" if file.exists() else "missing"
+        return FileCheck(entry.path, "missing", None, "", f"{file}: {what} (manifest lists {entry.path!r})")
+    size = file.stat().st_size
+    if entry.size is not None and size != entry.size:
+        return FileCheck(entry.path, "size_mismatch", size, "",
+                         f"{file}: size mismatch: expected {entry.size} bytes, got {size}")
+    sha = sha256_file(file)
+    if not entry.sha256:
+        return FileCheck(entry.path, "recorded", size, sha,
+                         f"{file}: no sha256 in the manifest; recorded {sha} ({size} bytes)")
+    if sha != entry.sha256:
+        return FileCheck(entry.path, "hash_mismatch", size, sha,
+                         f"{file}: sha256 mismatch: expected {entry.sha256}, got {sha}")
+    return FileCheck(entry.path, "ok", size, sha, f"{file}: ok ({size} bytes)")
+
+
+def check_manifest(manifest: Manifest, root: str | Path) -> tuple[FileCheck, ...]:
+    """`check_file` for every entry, in manifest order."""
+    return tuple(check_file(entry, root) for entry in manifest.files)

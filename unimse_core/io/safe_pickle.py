@@ -59,11 +59,11 @@ def load_pickle(path: str | Path) -> Any:
     """Load a pickle that may contain only numpy arrays/dtypes/scalars and builtin containers."""
     path = Path(path)
     try:
-        handle = path.open("rb")
+        handle = path.open("rb", buffering=1 << 20)
     except FileNotFoundError:
         raise RawDataError(path, "file not found") from None
     with handle:
-        return _load(io.BufferedReader(handle, buffer_size=1 << 20), str(path))
+        return _load(handle, str(path))
 
 
 def _load(handle: Any, source: str) -> Any:
@@ -72,5 +72,5 @@ def _load(handle: Any, source: str) -> Any:
     except UnsafePickleError:
         raise
     except (EOFError, pickle.UnpicklingError, ValueError, TypeError, IndexError, KeyError,
-            AttributeError, MemoryError, UnicodeDecodeError) as err:
+            AttributeError, MemoryError, OverflowError, RecursionError, UnicodeDecodeError) as err:
         raise RawDataError(source, f"truncated or corrupt pickle ({type(err).__name__}: {err})") from None

@@ -1,0 +1,897 @@
+"""Readers of every raw format: label tables (CSV) and feature pickles, and the match between them.
+
+The formats are documented in docs/raw-data.md. Every reader is a pure function of its files that
+returns plain dataclasses and numpy arrays, and every malformed input raises `RawDataError` naming
+the file, the record (line number, split/key/row or dict key) and what was expected. Nothing here
+decides a policy: `match_ids` reports unmatched ids and the caller chooses to report or fail.
+
+Ids, one scheme per dataset, shared by label tables and features:
+- MOSI/MOSEI `"<video_id>_<clip_id>"` (video ids contain underscores: never split an id on the
+  first `_`);
+- MELD `"<split>/<Dialogue_ID>_<Utterance_ID>"`, because `Dialogue_ID_Utterance_ID` repeats across
+  the official splits; the feature pickle keys are the bare `"<Dialogue_ID>_<Utterance_ID>"`
+  (`LabelTable.feature_keys`), looked up in the dict of the row's own split;
+- IEMOCAP `vid_cid` (`Ses01F_impro01_F000`). IEMOCAP_all.csv holds no split: the feature pickle
+  gives it (`assign_iemocap_splits`).
+
+Feature sequences are returned as views into the loaded arrays (`x[i, start:stop]`), never copies,
+so reading a 2 GB MOSEI pickle costs the pickle and little more.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.safe_pickle import load_pickle
+
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+MSA_DATASETS = ("mosi", "mosei")
+ERC_DATASETS = ("meld", "iemocap")
+MSA_ANNOTATIONS = ("Positive", "Negative", "Neutral")
+MSA_SCORE_RANGE = (-3.0, 3.0)
+MELD_EMOTIONS = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
+MELD_SENTIMENTS = ("positive", "negative", "neutral")
+IEMOCAP_CLASSES = ("hap", "sad", "neu", "fru", "ang", "exc")
+IEMOCAP_TEST_SESSION = 5
+
+MSA_COLUMNS = ("video_id", "clip_id", "text", "label", "annotation", "mode")
+MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
+IEMOCAP_COLUMNS = ("vid_cid", "label", "text", "vid")
+
+# Keys of one split of a MOSI/MOSEI pickle; the label key tells the layouts apart.
+AUTHORS_KEYS = ("id", "audio", "vision", "labels")
+MMSA_KEYS = ("id", "audio", "vision", "regression_labels")
+MMSA_LENGTH_KEYS = {"audio": "audio_lengths", "vision": "vision_lengths"}
+MODALITIES = ("audio", "video")  # Features' names; the MSA pickles call video "vision"
+
+# Rows per block when scanning a [N, L, D] array for zero frames: bounds the temporary masks.
+SCAN_ROWS = 1024
+# Pickled labels and label.csv scores agree within float32 rounding.
+SCORE_TOLERANCE = 1e-4
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_INDEX = re.compile(r"\d+")
+_TOKEN = re.compile(r"\S+")
+_IEMOCAP_ID = re.compile(r"Ses(\d{2})[FM]_.+_([FM])\d+")
+_IEMOCAP_CODE = re.compile(r"[a-z]{3}")
+
+Padding = Literal["left", "right", "none"]
+
+
+@dataclass
+class LabelTable:
+    """One dataset's labelled utterances, in file order (MELD: train, valid, test files in turn).
+
+    Columns that a dataset lacks are None. `lines[i]` is the line on which row i starts in
+    `paths[files[i]]`.
+    """
+
+    dataset: str
+    paths: tuple[Path, ...]
+    ids: list[str]
+    splits: list[str]          # train/valid/test; "" where unknown (IEMOCAP before assign_iemocap_splits)
+    texts: list[str]
+    lines: list[int]
+    files: list[int]
+    # MOSI/MOSEI
+    scores: np.ndarray | None = None            # float64 [N], in [-3, 3]
+    annotations: list[str] | None = None        # Positive/Negative/Neutral
+    # MELD and IEMOCAP
+    speakers: list[str] | None = None           # MELD: a name; IEMOCAP: "F" or "M"
+    dialogues: list[str] | None = None          # MELD: "<split>/<Dialogue_ID>"; IEMOCAP: vid
+    # MELD
+    feature_keys: list[str] | None = None       # "<Dialogue_ID>_<Utterance_ID>", the pickle key
+    emotions: list[str] | None = None           # one of MELD_EMOTIONS
+    sentiments: list[str] | None = None         # one of MELD_SENTIMENTS
+    utterances: np.ndarray | None = None        # int64 [N], Utterance_ID
+    # IEMOCAP
+    codes: list[str] | None = None              # three-letter label code, also outside the classes
+    sessions: np.ndarray | None = None          # int64 [N], 1..5
+    in_classes: np.ndarray | None = None        # bool [N], code in IEMOCAP_CLASSES
+    other_codes: dict[str, int] = field(default_factory=dict)  # code -> rows, codes outside the classes
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def split_counts(self) -> dict[str, int]:
+        counts = Counter(self.splits)
+        return {split: counts.get(split, 0) for split in SPLITS}
+
+    def where(self, i: int) -> str:
+        return f"{self.paths[self.files[i]]} line {self.lines[i]}"
+
+
+@dataclass
+class Features:
+    """One dataset's acoustic and visual sequences, per utterance, in file order (train, valid, test).
+
+    `audio[i]` is a float array [T_i, audio_dim] (a view into the loaded pickle, padding removed;
+    NaN and inf values kept as they are). `nan_frames` counts, per modality, the kept frames holding
+    at least one NaN or inf. `scores` holds the labels stored in an MSA pickle (None for ERC).
+    `ids_parsed` is False when an MSA pickle's ids could not be read as `<video_id>_<clip_id>`
+    (then `ids` holds them as found and rows can only be matched by position).
+    """
+
+    dataset: str
+    path: Path
+    layout: Literal["authors", "mmsa", "erc"]
+    padding: Padding
+    ids: list[str]
+    splits: list[str]
+    audio: list[np.ndarray]
+    video: list[np.ndarray]
+    audio_dim: int
+    video_dim: int
+    nan_frames: dict[str, int]
+    scores: np.ndarray | None = None
+    ids_parsed: bool = True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def split_counts(self) -> dict[str, int]:
+        counts = Counter(self.splits)
+        return {split: counts.get(split, 0) for split in SPLITS}
+
+
+@dataclass
+class IdMatch:
+    """How a label table's rows pair with a feature file's rows.
+
+    `feature_index[i]` is the feature row of label row i, or -1. Unmatched ids are listed, not
+    raised: label ids in `labels_without_features` (IEMOCAP: only rows of the six classes are
+    expected to have features), feature ids in `features_without_labels` (MELD: `"<split>/<key>"`).
+    `split_mismatch` lists label ids whose split differs between the two files (IEMOCAP: whose
+    feature split breaks the session rule, Session 5 = test). `score_mismatch` lists label ids whose
+    score in the MSA pickle differs from label.csv. `counts[split]` has `labels`, `features` and
+    `matched` rows.
+    """
+
+    dataset: str
+    matched_by: Literal["id", "position"]
+    feature_index: np.ndarray
+    labels_without_features: list[str]
+    features_without_labels: list[str]
+    split_mismatch: list[str]
+    score_mismatch: list[str]
+    counts: dict[str, dict[str, int]]
+
+
+# --- label tables -----------------------------------------------------------------------------
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise RawDataError(path, "file not found") from None
+    except IsADirectoryError:
+        raise RawDataError(path, "is a directory, expected a CSV file") from None
+
+
+def _decode_utf8(path: Path, data: bytes) -> str:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
+        raise RawDataError(
+            path, f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {err.start} "
+            f"(byte {column} of the line, counting from 0): {err.reason}; the file must be UTF-8",
+            f"line {line}") from None
+    # A byte-order mark is valid UTF-8 but would become part of the first column's name.
+    return text.removeprefix("\ufeff")
+
+
+def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line on which the record starts, {column: value}) for each record of a strict UTF-8 CSV."""
+    text = _decode_utf8(path, _read_bytes(path))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise RawDataError(path, f"empty file, expected a header with columns {', '.join(required)}")
+        found = ", ".join(repr(h) for h in header)
+        for column in required:
+            if column not in header:
+                raise RawDataError(path, f"missing column {column!r} (header found: {found})", "line 1")
+            if header.count(column) > 1:
+                raise RawDataError(path, f"column {column!r} appears twice (header found: {found})", "line 1")
+        index = {column: header.index(column) for column in required}
+        start = reader.line_num + 1
+        for row in reader:
+            if row:  # a blank line is no record
+                if len(row) != len(header):
+                    raise RawDataError(path, f"expected {len(header)} fields as in the header, found "
+                                             f"{len(row)}", f"line {start}")
+                yield start, {column: row[i] for column, i in index.items()}
+            start = reader.line_num + 1
+    except csv.Error as err:
+        raise RawDataError(path, f"malformed CSV: {err}", f"line {reader.line_num}") from None
+
+
+def _bad_value(path: Path, line: int, column: str, expected: str, value: str) -> RawDataError:
+    return RawDataError(path, f"column {column!r}: expected {expected}, got {value!r}", f"line {line}")
+
+
+def _choice(path: Path, line: int, row: Mapping[str, str], column: str, choices: Sequence[str]) -> str:
+    value = row[column]
+    if value not in choices:
+        raise _bad_value(path, line, column, f"one of {', '.join(choices)}", value)
+    return value
+
+
+def _token(path: Path, line: int, row: Mapping[str, str], column: str, what: str) -> str:
+    value = row[column]
+    if not _TOKEN.fullmatch(value):
+        raise _bad_value(path, line, column, f"{what} (non-empty, no spaces)", value)
+    return value
+
+
+def _index(path: Path, line: int, row: Mapping[str, str], column: str) -> int:
+    value = row[column]
+    if not _INDEX.fullmatch(value):
+        raise _bad_value(path, line, column, "a non-negative integer", value)
+    return int(value)
+
+
+def _text(path: Path, line: int, row: Mapping[str, str], column: str) -> str:
+    value = row[column]
+    if not value.strip():
+        raise _bad_value(path, line, column, "a non-empty utterance", value)
+    return value
+
+
+def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
+    first: dict[str, int] = {}
+    for uid, line in zip(ids, lines):
+        if uid in first:
+            raise RawDataError(path, f"duplicate id {uid!r}: also on line {first[uid]}", f"line {line}")
+        first[uid] = line
+
+
+def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str], wanted: Sequence[str]) -> None:
+    counts = Counter(splits)
+    for split in wanted:
+        if not counts[split]:
+            found = ", ".join(f"{s} {counts[s]}" for s in SPLITS)
+            raise RawDataError(path, f"{dataset}: split {split!r} has no rows (rows per split: {found})")
+
+
+def read_msa_labels(path: str | Path, dataset: str) -> LabelTable:
+    """MOSI/MOSEI label.csv: id `<video_id>_<clip_id>`, split from `mode`, score from `label`."""
+    if dataset not in MSA_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
+    path = Path(path)
+    ids, splits, texts, lines, scores, annotations = [], [], [], [], [], []
+    low, high = MSA_SCORE_RANGE
+    for line, row in _csv_rows(path, MSA_COLUMNS):
+        video = _token(path, line, row, "video_id", "a video id")
+        clip = _token(path, line, row, "clip_id", "a clip id")
+        value = row["label"]
+        score = float(value) if _NUMBER.fullmatch(value.strip()) else math.nan
+        if not low <= score <= high:
+            raise _bad_value(path, line, "label", f"a number in [{low:g}, {high:g}]", value)
+        annotations.append(_choice(path, line, row, "annotation", MSA_ANNOTATIONS))
+        splits.append(_choice(path, line, row, "mode", SPLITS))
+        texts.append(_text(path, line, row, "text"))
+        ids.append(f"{video}_{clip}")
+        scores.append(score)
+        lines.append(line)
+    _check_unique(path, ids, lines)
+    _check_no_empty_split(path, dataset, splits, SPLITS)
+    return LabelTable(dataset=dataset, paths=(path,), ids=ids, splits=splits, texts=texts, lines=lines,
+                      files=[0] * len(ids), scores=np.asarray(scores, dtype=np.float64),
+                      annotations=annotations)
+
+
+def read_meld_labels(paths: Mapping[str, str | Path]) -> LabelTable:
+    """The three official MELD *_sent_emo.csv files, given as {split: path} (split train/valid/test;
+    "dev" is accepted for valid). Ids are `<split>/<Dialogue_ID>_<Utterance_ID>`."""
+    by_split: dict[str, Path] = {}
+    for split, path in paths.items():
+        canonical = "valid" if split == "dev" else split
+        if canonical not in SPLITS or canonical in by_split:
+            raise ValueError(f"MELD label files must be given once per split train, valid (or dev), test; "
+                             f"got {sorted(paths)}")
+        by_split[canonical] = Path(path)
+    missing = [split for split in SPLITS if split not in by_split]
+    if missing:
+        raise ValueError(f"MELD label file missing for split(s) {', '.join(missing)}; got {sorted(paths)}")
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "feature_keys", "emotions",
+        "sentiments", "utterances")}
+    for file_index, split in enumerate(SPLITS):
+        path = by_split[split]
+        first = len(columns["ids"])
+        for line, row in _csv_rows(path, MELD_COLUMNS):
+            dialogue = _index(path, line, row, "Dialogue_ID")
+            utterance = _index(path, line, row, "Utterance_ID")
+            speaker = row["Speaker"]
+            if not speaker.strip():
+                raise _bad_value(path, line, "Speaker", "a speaker name", speaker)
+            values = {
+                "emotions": _choice(path, line, row, "Emotion", MELD_EMOTIONS),
+                "sentiments": _choice(path, line, row, "Sentiment", MELD_SENTIMENTS),
+                "texts": _text(path, line, row, "Utterance"),
+                "speakers": speaker,
+                "feature_keys": f"{dialogue}_{utterance}",
+                "ids": f"{split}/{dialogue}_{utterance}",
+                "dialogues": f"{split}/{dialogue}",
+                "utterances": utterance,
+                "splits": split,
+                "lines": line,
+                "files": file_index,
+            }
+            for name, value in values.items():
+                columns[name].append(value)
+        _check_unique(path, columns["ids"][first:], columns["lines"][first:])
+        if len(columns["ids"]) == first:
+            raise RawDataError(path, f"meld: split {split!r} has no rows")
+    utterances = np.asarray(columns.pop("utterances"), dtype=np.int64)
+    return LabelTable(dataset="meld", paths=tuple(by_split[s] for s in SPLITS), utterances=utterances,
+                      **columns)
+
+
+def read_iemocap_labels(path: str | Path) -> LabelTable:
+    """IEMOCAP_all.csv: every row, with `in_classes` False for codes outside the six classes.
+
+    The CSV holds no split: `splits` is all "" until `assign_iemocap_splits`. Empty text is an
+    error only on rows of the six classes (the other rows are dropped downstream).
+    """
+    path = Path(path)
+    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes = [], [], [], [], [], [], [], []
+    for line, row in _csv_rows(path, IEMOCAP_COLUMNS):
+        uid = row["vid_cid"]
+        parsed = _IEMOCAP_ID.fullmatch(uid)
+        if parsed is None:
+            raise _bad_value(path, line, "vid_cid", "an id like Ses01F_impro01_F000", uid)
+        session = int(parsed.group(1))
+        if not 1 <= session <= IEMOCAP_TEST_SESSION:
+            raise _bad_value(path, line, "vid_cid", f"Session 01 to 0{IEMOCAP_TEST_SESSION}", uid)
+        vid = row["vid"]
+        if uid.rpartition("_")[0] != vid:
+            raise _bad_value(path, line, "vid", f"the dialogue part of vid_cid {uid!r}", vid)
+        code = row["label"]
+        if not _IEMOCAP_CODE.fullmatch(code):
+            raise _bad_value(path, line, "label", f"a three-letter code ({' '.join(IEMOCAP_CLASSES)} "
+                                                  "or another such as xxx)", code)
+        used = code in IEMOCAP_CLASSES
+        texts.append(_text(path, line, row, "text") if used else row["text"])
+        ids.append(uid)
+        speakers.append(parsed.group(2))
+        dialogues.append(vid)
+        codes.append(code)
+        sessions.append(session)
+        in_classes.append(used)
+        lines.append(line)
+    _check_unique(path, ids, lines)
+    if not ids:
+        raise RawDataError(path, "iemocap: the table has no rows")
+    return LabelTable(dataset="iemocap", paths=(path,), ids=ids, splits=[""] * len(ids), texts=texts,
+                      lines=lines, files=[0] * len(ids), speakers=speakers, dialogues=dialogues,
+                      codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
+                      in_classes=np.asarray(in_classes, dtype=bool),
+                      other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)))
+
+
+def _session_split(session: int) -> str:
+    return "test" if session == IEMOCAP_TEST_SESSION else "train"
+
+
+def assign_iemocap_splits(labels: LabelTable, features: Features | None = None) -> LabelTable:
+    """A copy of an IEMOCAP table with its splits filled in.
+
+    With features, each row takes the split of the list position holding its key ("" if no
+    split holds it). Without (text-only), the split follows the session: Session 5 is test,
+    Sessions 1-4 are train. The valid split is a subset of Sessions 1-4 that only the feature
+    file defines, so text-only mode has no IEMOCAP valid split.
+    """
+    if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
+        raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
+                         f" and {features.dataset if features is not None else None!r}")
+    assert labels.sessions is not None
+    if features is None:
+        splits = [_session_split(int(s)) for s in labels.sessions]
+    else:
+        split_of = dict(zip(features.ids, features.splits))
+        splits = [split_of.get(uid, "") for uid in labels.ids]
+    return dataclasses.replace(labels, splits=splits)
+
+
+# --- feature pickles ----------------------------------------------------------------------------
+
+
+def _splits_of(path: Path, data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise RawDataError(path, f"expected a dict with keys {', '.join(SPLITS)}, found a {type(data).__name__}")
+    missing = [split for split in SPLITS if split not in data]
+    if missing:
+        raise RawDataError(path, f"missing split(s) {', '.join(missing)}: expected keys {', '.join(SPLITS)}, "
+                                 f"found {', '.join(map(repr, data))}")
+    return {split: data[split] for split in SPLITS}
+
+
+def _msa_layout(path: Path, split: str, block: Any) -> Literal["authors", "mmsa"]:
+    if not isinstance(block, dict):
+        raise RawDataError(path, f"expected a dict of arrays, found a {type(block).__name__}", split)
+    found = ", ".join(map(repr, block))
+    layout: Literal["authors", "mmsa"] = "mmsa" if "regression_labels" in block else "authors"
+    expected = MMSA_KEYS if layout == "mmsa" else AUTHORS_KEYS
+    missing = [key for key in expected if key not in block]
+    if missing:
+        raise RawDataError(path, f"missing key(s) {', '.join(map(repr, missing))}: expected the authors' "
+                                 f"layout ({', '.join(AUTHORS_KEYS)}) or the MMSA layout "
+                                 f"({', '.join(MMSA_KEYS)}, optionally {', '.join(MMSA_LENGTH_KEYS.values())}); "
+                                 f"found {found}", split)
+    return layout
+
+
+def _id_part(value: Any) -> str | None:
+    """One id or id part as text; None where it is neither text nor an integer."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return None
+
+
+def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], bool]:
+    """Ids of one split as `<video_id>_<clip_id>` and whether every one of them could be read so.
+
+    Accepted: [N] or [N, 1] of `b"vid_cid"`/`"vid_cid"`/MMSA `"vid$_$cid"`, or [N, 2] pairs
+    [video_id, clip_id]. Anything else is kept as its text, for messages, and matched by position.
+    """
+    try:
+        array = np.asarray(raw, dtype=object)
+    except ValueError:
+        array = np.empty((), dtype=object)
+    if array.ndim == 0:
+        raise RawDataError(path, f"expected one id per row, found {type(raw).__name__} {str(raw)[:80]!r}",
+                           f"{split}/id")
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    pairs = array.ndim == 2 and array.shape[1] == 2
+    ids: list[str] = []
+    parsed = True
+    for i in range(len(array)):
+        try:
+            if pairs:
+                video, clip = _id_part(array[i, 0]), _id_part(array[i, 1])
+                text = f"{video}_{clip}" if video and clip else None
+            elif array.ndim == 1:
+                text = _id_part(array[i])
+                text = text.replace("$_$", "_") if text is not None else None
+            else:
+                text = None
+        except UnicodeDecodeError as err:
+            raise RawDataError(path, f"id is not valid UTF-8 ({err.reason})", f"{split}/id row {i}") from None
+        if text is None or not all(text.rpartition("_")[0::2]):
+            parsed = False
+            text = text if text is not None else str(np.asarray(array[i]).tolist())
+        ids.append(text)
+    return ids, parsed
+
+
+def _sequence_array(path: Path, split: str, key: str, value: Any) -> np.ndarray:
+    if not isinstance(value, np.ndarray) or value.dtype.kind != "f" or value.ndim != 3:
+        what = (f"a {value.ndim}-D {value.dtype} array of shape {value.shape}" if isinstance(value, np.ndarray)
+                else f"a {type(value).__name__}")
+        raise RawDataError(path, f"expected a 3-D float array [utterances, frames, features], found {what}",
+                           f"{split}/{key}")
+    if value.shape[2] == 0:
+        raise RawDataError(path, f"expected at least one feature per frame, found shape {value.shape}",
+                           f"{split}/{key}")
+    return value
+
+
+@dataclass
+class _Scan:
+    """Zero-frame runs of one [N, L, D] array: lead[i]/trail[i] all-zero frames at the start/end of
+    row i (L for an all-zero row) and which frames hold a NaN or inf."""
+
+    lead: np.ndarray      # int64 [N]
+    trail: np.ndarray     # int64 [N]
+    nonfinite: np.ndarray  # bool [N, L]
+
+
+def _scan(x: np.ndarray) -> _Scan:
+    n, length, _ = x.shape
+    lead = np.empty(n, dtype=np.int64)
+    trail = np.empty(n, dtype=np.int64)
+    nonfinite = np.empty((n, length), dtype=bool)
+    for s in range(0, n, SCAN_ROWS):
+        block = x[s:s + SCAN_ROWS]                          # [b, L, D], a view
+        nonzero = (block != 0).any(axis=2)                  # [b, L]; a NaN frame is not a zero frame
+        nonfinite[s:s + SCAN_ROWS] = ~np.isfinite(block).all(axis=2)
+        seen = nonzero.any(axis=1)
+        lead[s:s + SCAN_ROWS] = np.where(seen, nonzero.argmax(axis=1), length)
+        trail[s:s + SCAN_ROWS] = np.where(seen, nonzero[:, ::-1].argmax(axis=1), length)
+    return _Scan(lead, trail, nonfinite)
+
+
+def _lengths(path: Path, split: str, key: str, value: Any, n: int, length: int) -> np.ndarray:
+    array = np.asarray(value)
+    ok = array.shape == (n,) and array.dtype.kind in "iuf"
+    if ok and array.dtype.kind == "f":
+        ok = bool(np.all(np.isfinite(array)) and np.all(array == np.round(array)))
+    if ok:
+        array = array.astype(np.int64)
+        ok = bool(np.all((array >= 0) & (array <= length)))
+    if not ok:
+        raise RawDataError(path, f"expected {n} integer frame counts in [0, {length}], found "
+                                 f"{array.dtype} array of shape {array.shape}", f"{split}/{key}")
+    return array
+
+
+@dataclass
+class _Modality:
+    split: str
+    key: str                         # the pickle's key: audio or vision
+    x: np.ndarray                    # [N, L, D]
+    scan: _Scan
+    lengths: np.ndarray | None       # int64 [N] where the pickle gives them
+    offset: int                      # index of the split's first row in Features.ids
+
+
+def _padding_evidence(m: _Modality) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of one array that rule out right padding, and rows that rule out left padding.
+
+    With lengths: frames outside the counted ones must be all zero on the padded side. Without:
+    a row whose only all-zero run leads rules out right padding, one whose only run trails rules
+    out left padding; rows with zero frames at both ends, inside only, or everywhere say nothing.
+    """
+    length = m.x.shape[1]
+    lead, trail = m.scan.lead, m.scan.trail
+    if m.lengths is not None:
+        pad = length - m.lengths
+        return np.flatnonzero(trail < pad), np.flatnonzero(lead < pad)
+    partial = lead < length
+    return (np.flatnonzero(partial & (lead > 0) & (trail == 0)),
+            np.flatnonzero(partial & (trail > 0) & (lead == 0)))
+
+
+def _describe_row(m: _Modality, row: int, ids: Sequence[str], side: str) -> str:
+    where = f"{m.split}/{m.key} row {row} (id {ids[m.offset + row]!r})"
+    length = m.x.shape[1]
+    if m.lengths is not None:
+        pad = length - int(m.lengths[row])
+        frames = f"frames {length - pad}..{length - 1}" if side == "right" else f"frames 0..{pad - 1}"
+        return f"{where} has {MMSA_LENGTH_KEYS[m.key]} {m.lengths[row]} of {length} but {frames} are not all zero"
+    lead, trail = int(m.scan.lead[row]), int(m.scan.trail[row])
+    return f"{where} has {lead} leading and {trail} trailing all-zero frames"
+
+
+def _resolve_padding(path: Path, modalities: Sequence[_Modality], ids: Sequence[str],
+                     padding: Literal["auto", "left", "right", "none"]) -> Padding:
+    """One padding side for the whole file, from the evidence of every row of every array."""
+    evidence = [(m, *_padding_evidence(m)) for m in modalities]
+    not_right = [(m, int(rows[0])) for m, rows, _ in evidence if len(rows)]
+    not_left = [(m, int(rows[0])) for m, _, rows in evidence if len(rows)]
+    n_not_right = sum(len(rows) for _, rows, _ in evidence)
+    n_not_left = sum(len(rows) for _, _, rows in evidence)
+    with_lengths = any(m.lengths is not None for m in modalities)
+    if padding != "auto":
+        # An explicit side overrides the zero-frame evidence, but never the lengths a file gives.
+        for m, rules_out_right, rules_out_left in evidence:
+            if m.lengths is None:
+                continue
+            rows = {"left": rules_out_left, "right": rules_out_right,
+                    "none": np.flatnonzero(m.lengths < m.x.shape[1])}[padding]
+            if len(rows):
+                row = int(rows[0])
+                problem = (f"{m.split}/{m.key} row {row} has {MMSA_LENGTH_KEYS[m.key]} {m.lengths[row]} "
+                           f"of {m.x.shape[1]} frames"
+                           if padding == "none" else _describe_row(m, row, ids, padding))
+                raise RawDataError(path, f"padding {padding!r} was asked for, but {problem}",
+                                   f"{m.split}/{m.key} row {row}")
+        return padding
+    if not_right and not_left:
+        (m_r, row_r), (m_l, row_l) = not_right[0], not_left[0]
+        if with_lengths:
+            problem = (f"the frames outside the given lengths are not all zero on either side: "
+                       f"{_describe_row(m_r, row_r, ids, 'right')}; {_describe_row(m_l, row_l, ids, 'left')}")
+        else:
+            problem = (f"cannot tell the padding side: {n_not_right} row(s) have only leading all-zero frames "
+                       f"(left padding), e.g. {_describe_row(m_r, row_r, ids, 'right')}; {n_not_left} row(s) "
+                       f"have only trailing ones (right padding), e.g. {_describe_row(m_l, row_l, ids, 'left')}")
+        raise RawDataError(path, problem + " (a padding argument other than 'auto' decides)",
+                           f"{m_r.split}/{m_r.key} row {row_r}, {m_l.split}/{m_l.key} row {row_l}")
+    if not_right:
+        return "left"
+    if not_left:
+        return "right"
+    if with_lengths and any(np.any(m.lengths < m.x.shape[1]) for m in modalities if m.lengths is not None):
+        return "right"  # only all-zero rows are short: either side gives the same frames; MMSA pads right
+    return "none"
+
+
+def _bounds(m: _Modality, padding: Padding) -> tuple[np.ndarray, np.ndarray]:
+    """First and one-past-last true frame of each row."""
+    length = m.x.shape[1]
+    n = m.x.shape[0]
+    if padding == "none":
+        return np.zeros(n, dtype=np.int64), np.full(n, length, dtype=np.int64)
+    if m.lengths is not None:
+        kept = m.lengths
+    else:
+        kept = length - (m.scan.lead if padding == "left" else m.scan.trail)
+    if padding == "left":
+        return length - kept, np.full(n, length, dtype=np.int64)
+    return np.zeros(n, dtype=np.int64), kept
+
+
+def read_msa_features(path: str | Path, dataset: str,
+                      padding: Literal["auto", "left", "right", "none"] = "auto") -> Features:
+    """A MOSI/MOSEI feature pickle in the authors' or the MMSA layout (told apart by the label key).
+
+    Padding (all-zero frames) is removed on one side for the whole file. `auto` finds the side:
+    from the MMSA lengths where given (frames outside them must be all zero), else from the rows
+    whose all-zero frames lead (left) or trail (right); both kinds in one file is an error, which
+    an explicit `padding` settles.
+    """
+    if dataset not in MSA_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
+    if padding not in ("auto", "left", "right", "none"):
+        raise ValueError(f"padding must be auto, left, right or none, got {padding!r}")
+    path = Path(path)
+    blocks = _splits_of(path, load_pickle(path))
+    layouts = {split: _msa_layout(path, split, block) for split, block in blocks.items()}
+    if len(set(layouts.values())) > 1:
+        raise RawDataError(path, "splits mix the authors' and the MMSA layouts: "
+                                 + ", ".join(f"{s} {layout}" for s, layout in layouts.items()))
+    layout = layouts["train"]
+    label_key = "regression_labels" if layout == "mmsa" else "labels"
+    ids: list[str] = []
+    splits: list[str] = []
+    scores: list[np.ndarray] = []
+    scores_known = True
+    ids_parsed = True
+    modalities: list[_Modality] = []
+    dims: dict[str, tuple[int, str]] = {}
+    for split, block in blocks.items():
+        split_ids, parsed = _msa_ids(path, split, block["id"])
+        ids_parsed &= parsed
+        arrays = {key: _sequence_array(path, split, key, block[key]) for key in ("audio", "vision")}
+        labels = np.asarray(block[label_key])
+        rows = {"id": len(split_ids), "audio": arrays["audio"].shape[0], "vision": arrays["vision"].shape[0],
+                label_key: labels.shape[0] if labels.ndim else 0}
+        if len(set(rows.values())) > 1:
+            shapes = {"audio": arrays["audio"].shape, "vision": arrays["vision"].shape, label_key: labels.shape}
+            raise RawDataError(path, "row counts differ: " + ", ".join(
+                f"{key} {n}" + (f" (shape {shapes[key]})" if key in shapes else "") for key, n in rows.items())
+                + "; every key must hold one row per utterance", split)
+        n = len(split_ids)
+        if labels.dtype.kind in "iuf" and labels.size == n:
+            scores.append(labels.reshape(n).astype(np.float64))
+        else:
+            scores_known = False
+        for key, x in arrays.items():
+            name = "audio" if key == "audio" else "video"
+            if name in dims and dims[name][0] != x.shape[2]:
+                raise RawDataError(path, f"{x.shape[2]} features per frame (shape {x.shape}), but "
+                                         f"{dims[name][1]}/{key} has {dims[name][0]}", f"{split}/{key}")
+            dims.setdefault(name, (x.shape[2], split))
+            length_key = MMSA_LENGTH_KEYS[key]
+            lengths = (_lengths(path, split, length_key, block[length_key], n, x.shape[1])
+                       if layout == "mmsa" and length_key in block else None)
+            modalities.append(_Modality(split, key, x, _scan(x), lengths, len(ids)))
+        ids.extend(split_ids)
+        splits.extend([split] * n)
+    if ids_parsed:
+        _check_unique_features(path, ids, splits)
+    side = _resolve_padding(path, modalities, ids, padding)
+    sequences: dict[str, list[np.ndarray]] = {"audio": [], "video": []}
+    nan_frames = {"audio": 0, "video": 0}
+    for m in modalities:
+        name = "audio" if m.key == "audio" else "video"
+        starts, stops = _bounds(m, side)
+        for i, (start, stop) in enumerate(zip(starts.tolist(), stops.tolist())):
+            sequences[name].append(m.x[i, start:stop])
+            nan_frames[name] += int(m.scan.nonfinite[i, start:stop].sum())
+    # sequences were appended split by split for audio and video alike, so they stay row-aligned.
+    return Features(dataset=dataset, path=path, layout=layout, padding=side, ids=ids, splits=splits,
+                    audio=sequences["audio"], video=sequences["video"], audio_dim=dims["audio"][0],
+                    video_dim=dims["video"][0], nan_frames=nan_frames,
+                    scores=np.concatenate(scores) if scores_known else None, ids_parsed=ids_parsed)
+
+
+def _check_unique_features(path: Path, ids: Sequence[str], splits: Sequence[str]) -> None:
+    first: dict[str, tuple[str, int]] = {}
+    offsets = Counter[str]()
+    for uid, split in zip(ids, splits):
+        row = offsets[split]
+        offsets[split] += 1
+        if uid in first:
+            other_split, other_row = first[uid]
+            raise RawDataError(path, f"duplicate id {uid!r}: also {other_split}/id row {other_row}",
+                               f"{split}/id row {row}")
+        first[uid] = (split, row)
+
+
+def _erc_key(path: Path, where: str, key: Any) -> str:
+    if isinstance(key, bytes):
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RawDataError(path, f"key {key!r} is not valid UTF-8", where) from None
+    if not isinstance(key, str):
+        raise RawDataError(path, f"expected string keys '<dialogue>_<utterance>', found {type(key).__name__} "
+                                 f"{key!r}", where)
+    return key
+
+
+def _frames(path: Path, where: str, value: Any) -> np.ndarray:
+    array = value if isinstance(value, np.ndarray) else np.asarray(value) if isinstance(value, list) else None
+    if array is None or array.dtype.kind != "f" or array.ndim not in (1, 2):
+        what = (f"a {array.ndim}-D {array.dtype} array of shape {array.shape}" if array is not None
+                else f"a {type(value).__name__}")
+        raise RawDataError(path, f"expected a float array [frames, features] (or [features]), found {what}", where)
+    return array.reshape(1, -1) if array.ndim == 1 else array
+
+
+def read_erc_features(path: str | Path, dataset: str) -> Features:
+    """A MELD/IEMOCAP feature pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
+    key -> float [T, D]. The split of an utterance is the list position of the dict holding it."""
+    if dataset not in ERC_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(ERC_DATASETS)}, got {dataset!r}")
+    path = Path(path)
+    data = load_pickle(path)
+    if not isinstance(data, dict):
+        raise RawDataError(path, f"expected a dict with keys 'audio' and 'video', found a {type(data).__name__}")
+    for modality in MODALITIES:
+        if modality not in data:
+            raise RawDataError(path, f"missing key {modality!r}: expected keys 'audio', 'video', found "
+                                     f"{', '.join(map(repr, data))}")
+        parts = data[modality]
+        if not isinstance(parts, (list, tuple)) or len(parts) != len(SPLITS):
+            what = f"a {type(parts).__name__}" + (f" of length {len(parts)}" if isinstance(parts, (list, tuple)) else "")
+            raise RawDataError(path, f"expected a list of {len(SPLITS)} dicts (train, dev, test), found {what}",
+                               modality)
+        for position, part in enumerate(parts):
+            if not isinstance(part, dict):
+                raise RawDataError(path, f"expected a dict key -> array, found a {type(part).__name__}",
+                                   f"{modality}[{position}]")
+    ids: list[str] = []
+    splits: list[str] = []
+    sequences: dict[str, list[np.ndarray]] = {"audio": [], "video": []}
+    widths: dict[str, tuple[int, str]] = {}
+    nan_frames = {"audio": 0, "video": 0}
+    split_of: dict[str, str] = {}
+    for position, split in enumerate(SPLITS):
+        audio, video = data["audio"][position], data["video"][position]
+        for key in video:
+            if key not in audio:
+                raise RawDataError(path, f"key {key!r} is in video[{position}] but not in audio[{position}]",
+                                   f"video[{position}][{key!r}]")
+        for key, value in audio.items():
+            uid = _erc_key(path, f"audio[{position}]", key)
+            if key not in video:
+                raise RawDataError(path, f"key {key!r} is in audio[{position}] but not in video[{position}]",
+                                   f"audio[{position}][{key!r}]")
+            if dataset == "iemocap" and uid in split_of:
+                raise RawDataError(path, f"key {uid!r} is in both the {split_of[uid]} and the {split} dicts",
+                                   f"audio[{position}][{key!r}]")
+            split_of[uid] = split
+            for modality, raw_value in (("audio", value), ("video", video[key])):
+                where = f"{modality}[{position}][{key!r}]"
+                frames = _frames(path, where, raw_value)
+                width = frames.shape[1]
+                if modality in widths and widths[modality][0] != width:
+                    raise RawDataError(path, f"{width} features per frame, but {widths[modality][1]} has "
+                                             f"{widths[modality][0]}", where)
+                widths.setdefault(modality, (width, where))
+                sequences[modality].append(frames)
+                nan_frames[modality] += int((~np.isfinite(frames)).any(axis=1).sum())
+            ids.append(uid)
+            splits.append(split)
+    return Features(dataset=dataset, path=path, layout="erc", padding="none", ids=ids, splits=splits,
+                    audio=sequences["audio"], video=sequences["video"],
+                    audio_dim=widths.get("audio", (0, ""))[0], video_dim=widths.get("video", (0, ""))[0],
+                    nan_frames=nan_frames)
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+
+def match_ids(labels: LabelTable, features: Features) -> IdMatch:
+    """Pair label rows with feature rows; unmatched ids are listed, never raised.
+
+    MOSI/MOSEI: by id; by position within each split only where the pickle's ids cannot be read
+    as label ids (none parse or none is a label id) and the per-split counts agree (else an
+    error). MELD: the row's feature key in the dict of its own split. IEMOCAP: by vid_cid.
+    """
+    if labels.dataset != features.dataset:
+        raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
+    dataset = labels.dataset
+    index = np.full(len(labels), -1, dtype=np.int64)
+    matched_by: Literal["id", "position"] = "id"
+    if dataset == "meld":
+        assert labels.feature_keys is not None
+        where = {(split, key): j for j, (key, split) in enumerate(zip(features.ids, features.splits))}
+        label_keys = list(zip(labels.splits, labels.feature_keys))
+        feature_names = [f"{split}/{key}" for key, split in zip(features.ids, features.splits)]
+    else:
+        where = {uid: j for j, uid in enumerate(features.ids)}
+        label_keys = list(labels.ids)
+        feature_names = list(features.ids)
+        if dataset in MSA_DATASETS and (not features.ids_parsed or not any(k in where for k in label_keys)):
+            matched_by = "position"
+    if matched_by == "position":
+        index = _match_by_position(labels, features)
+    else:
+        for i, key in enumerate(label_keys):
+            index[i] = where.get(key, -1)
+
+    expected = labels.in_classes if labels.in_classes is not None else np.ones(len(labels), dtype=bool)
+    labels_without = [labels.ids[i] for i in np.flatnonzero((index < 0) & expected)]
+    has_label = np.zeros(len(features), dtype=bool)
+    has_label[index[index >= 0]] = True
+    features_without = [feature_names[j] for j in np.flatnonzero(~has_label)]
+
+    split_mismatch: list[str] = []
+    label_split = list(labels.splits)
+    for i in np.flatnonzero(index >= 0):
+        feature_split = features.splits[index[i]]
+        if dataset == "iemocap":
+            assert labels.sessions is not None
+            rule_broken = (_session_split(int(labels.sessions[i])) == "test") != (feature_split == "test")
+            if rule_broken or (label_split[i] and label_split[i] != feature_split):
+                split_mismatch.append(labels.ids[i])
+            label_split[i] = label_split[i] or feature_split
+        elif label_split[i] != feature_split:
+            split_mismatch.append(labels.ids[i])
+    if dataset == "iemocap":
+        assert labels.sessions is not None
+        label_split = [s or _session_split(int(session)) for s, session in zip(label_split, labels.sessions)]
+
+    score_mismatch: list[str] = []
+    if labels.scores is not None and features.scores is not None:
+        rows = np.flatnonzero(index >= 0)
+        differ = ~(np.abs(labels.scores[rows] - features.scores[index[rows]]) <= SCORE_TOLERANCE)
+        score_mismatch = [labels.ids[i] for i in rows[differ]]
+
+    counts = {split: {"labels": 0, "features": 0, "matched": 0} for split in SPLITS}
+    for i, split in enumerate(label_split):
+        if expected[i] and split in counts:
+            counts[split]["labels"] += 1
+    for split in features.splits:
+        counts[split]["features"] += 1
+    for i in np.flatnonzero(index >= 0):
+        counts[features.splits[index[i]]]["matched"] += 1
+    return IdMatch(dataset=dataset, matched_by=matched_by, feature_index=index,
+                   labels_without_features=labels_without, features_without_labels=features_without,
+                   split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts)
+
+
+def _match_by_position(labels: LabelTable, features: Features) -> np.ndarray:
+    label_counts, feature_counts = labels.split_counts(), features.split_counts()
+    if label_counts != feature_counts:
+        per_split = ", ".join(f"{s} {label_counts[s]} labels vs {feature_counts[s]} features" for s in SPLITS)
+        raise RawDataError(features.path, f"the ids cannot be matched to {labels.paths[0]} (e.g. "
+                                          f"{features.ids[0] if features.ids else 'none'!r}) and the rows cannot be "
+                                          f"matched by position because the split sizes differ: {per_split}")
+    index = np.full(len(labels), -1, dtype=np.int64)
+    for split in SPLITS:
+        label_rows = [i for i, s in enumerate(labels.splits) if s == split]
+        feature_rows = [j for j, s in enumerate(features.splits) if s == split]
+        index[label_rows] = feature_rows
+    return index
