@@ -224,3 +224,46 @@ class FetchConfig:
     timeout_s: float = param(gt=0, help="socket timeout of one download request")
     unmatched_ids: Literal["report", "error"] = param(
         help="ids in a label table without features, or the reverse: count them in the report, or fail")
+
+
+@dataclass(frozen=True)
+class TextConfig:
+    """`text`: the model's input and target strings (unimse_core/text.py, docs/inputs-and-targets.md)."""
+
+    prefix: str = param(help="put verbatim in front of every input text (the reference: T5's 'sst2 sentence: ')")
+    window: int = param(ge=0, help="MELD/IEMOCAP: context utterances before, and unless causal after, the target one")
+    causal: bool = param(help="MELD/IEMOCAP: context from previous utterances only")
+    iemocap_context: Literal["dialogue", "speaker"] = param(
+        help="IEMOCAP window from the whole dialogue, or from the same speaker's turns only (the reference)")
+    score_decimals: int = param(ge=0, le=6, help="decimal places of the score in target strings")
+
+
+@dataclass(frozen=True)
+class EmbedConfig:
+    """`embed`: the sentence encoder whose cosine similarities drive the universal-label transfer."""
+
+    encoder: str = param(
+        help="tfidf (scikit-learn, no weights) | minilm (offline all-MiniLM-L6-v2, extra `minilm`)"
+             " | a Hugging Face model id or local folder (the paper: princeton-nlp/sup-simcse-bert-base-uncased)")
+    pooling: Literal["pooler", "cls", "mean"] = param(
+        help="Hugging Face encoders: pooler_output (the paper), the first token, or the masked mean")
+    batch_size: int = param(ge=1, help="sentences per forward pass (length-sorted batches)")
+    max_length: int = param(ge=2, help="tokens per sentence after truncation")
+    device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available, else CPU")
+
+    def check(self) -> str | None:
+        if not self.encoder.strip():
+            return "encoder: must name tfidf, minilm, a Hugging Face model id or a local folder"
+        if self.encoder == "minilm" and self.pooling != "mean":
+            return f"pooling: the minilm encoder was trained with mean pooling; set mean, got {self.pooling!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class LabelsConfig:
+    """`labels`: the universal-label transfer (UNIMSE.md section 2)."""
+
+    neighbour_splits: tuple[Literal["train", "valid", "test"], ...] = param(
+        min_len=1, unique=True,
+        help="splits a neighbour may come from: [train] (no test leakage) or [train, valid, test] (the paper)")
+    chunk_size: int = param(ge=1, help="query rows per similarity block; memory is chunk_size x candidates")
