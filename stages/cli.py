@@ -45,3 +45,7 @@ def main() -> None:
     Every command is one DVC stage; `dvc repro` runs them in order with the paths of dvc.yaml and
     the parameters of params.yaml.
     """
+
+
+if __name__ == "__main__":
+    main()

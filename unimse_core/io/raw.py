@@ -121,7 +121,9 @@ class Features:
     NaN and inf values kept as they are). `nan_frames` counts, per modality, the kept frames holding
     at least one NaN or inf. `scores` holds the labels stored in an MSA pickle (None for ERC).
     `ids_parsed` is False when an MSA pickle's ids could not be read as `<video_id>_<clip_id>`
-    (then `ids` holds them as found and rows can only be matched by position).
+    (then `ids` holds them as found and rows can only be matched by position). ERC ids are the
+    pickle's keys as stored: MELD keys `<Dialogue_ID>_<Utterance_ID>` repeat across splits, so a
+    MELD utterance is (split, id).
     """
 
     dataset: str
@@ -262,9 +264,9 @@ def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
         first[uid] = line
 
 
-def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str], wanted: Sequence[str]) -> None:
+def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> None:
     counts = Counter(splits)
-    for split in wanted:
+    for split in SPLITS:
         if not counts[split]:
             found = ", ".join(f"{s} {counts[s]}" for s in SPLITS)
             raise RawDataError(path, f"{dataset}: split {split!r} has no rows (rows per split: {found})")
@@ -291,7 +293,7 @@ def read_msa_labels(path: str | Path, dataset: str) -> LabelTable:
         scores.append(score)
         lines.append(line)
     _check_unique(path, ids, lines)
-    _check_no_empty_split(path, dataset, splits, SPLITS)
+    _check_no_empty_split(path, dataset, splits)
     return LabelTable(dataset=dataset, paths=(path,), ids=ids, splits=splits, texts=texts, lines=lines,
                       files=[0] * len(ids), scores=np.asarray(scores, dtype=np.float64),
                       annotations=annotations)
@@ -305,11 +307,14 @@ def read_meld_labels(paths: Mapping[str, str | Path]) -> LabelTable:
         canonical = "valid" if split == "dev" else split
         if canonical not in SPLITS or canonical in by_split:
             raise ValueError(f"MELD label files must be given once per split train, valid (or dev), test; "
-                             f"got {sorted(paths)}")
+                             f"got {sorted(map(str, paths))}")
         by_split[canonical] = Path(path)
     missing = [split for split in SPLITS if split not in by_split]
     if missing:
-        raise ValueError(f"MELD label file missing for split(s) {', '.join(missing)}; got {sorted(paths)}")
+        # A release without one of the three files is a data problem, not a programming error.
+        folder = next(iter(by_split.values())).parent if by_split else Path(".")
+        raise RawDataError(folder, f"meld: no label file for split(s) {', '.join(missing)} (given: "
+                                   f"{', '.join(f'{s} {p.name}' for s, p in by_split.items()) or 'none'})")
     columns: dict[str, list[Any]] = {name: [] for name in (
         "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "feature_keys", "emotions",
         "sentiments", "utterances")}
@@ -588,7 +593,6 @@ def _resolve_padding(path: Path, modalities: Sequence[_Modality], ids: Sequence[
     not_left = [(m, int(rows[0])) for m, _, rows in evidence if len(rows)]
     n_not_right = sum(len(rows) for _, rows, _ in evidence)
     n_not_left = sum(len(rows) for _, _, rows in evidence)
-    with_lengths = any(m.lengths is not None for m in modalities)
     if padding != "auto":
         # An explicit side overrides the zero-frame evidence, but never the lengths a file gives.
         for m, rules_out_right, rules_out_left in evidence:
@@ -606,20 +610,17 @@ def _resolve_padding(path: Path, modalities: Sequence[_Modality], ids: Sequence[
         return padding
     if not_right and not_left:
         (m_r, row_r), (m_l, row_l) = not_right[0], not_left[0]
-        if with_lengths:
-            problem = (f"the frames outside the given lengths are not all zero on either side: "
-                       f"{_describe_row(m_r, row_r, ids, 'right')}; {_describe_row(m_l, row_l, ids, 'left')}")
-        else:
-            problem = (f"cannot tell the padding side: {n_not_right} row(s) have only leading all-zero frames "
-                       f"(left padding), e.g. {_describe_row(m_r, row_r, ids, 'right')}; {n_not_left} row(s) "
-                       f"have only trailing ones (right padding), e.g. {_describe_row(m_l, row_l, ids, 'left')}")
-        raise RawDataError(path, problem + " (a padding argument other than 'auto' decides)",
-                           f"{m_r.split}/{m_r.key} row {row_r}, {m_l.split}/{m_l.key} row {row_l}")
+        problem = (f"cannot tell the padding side: {n_not_right} row(s) rule out right padding, e.g. "
+                   f"{_describe_row(m_r, row_r, ids, 'right')}; {n_not_left} row(s) rule out left padding, "
+                   f"e.g. {_describe_row(m_l, row_l, ids, 'left')}")
+        if m_r.lengths is None and m_l.lengths is None:
+            problem += " (padding='left' or 'right' decides)"
+        raise RawDataError(path, problem, f"{m_r.split}/{m_r.key} row {row_r}, {m_l.split}/{m_l.key} row {row_l}")
     if not_right:
         return "left"
     if not_left:
         return "right"
-    if with_lengths and any(np.any(m.lengths < m.x.shape[1]) for m in modalities if m.lengths is not None):
+    if any(np.any(m.lengths < m.x.shape[1]) for m in modalities if m.lengths is not None):
         return "right"  # only all-zero rows are short: either side gives the same frames; MMSA pads right
     return "none"
 
@@ -763,7 +764,9 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
                                      f"{', '.join(map(repr, data))}")
         parts = data[modality]
         if not isinstance(parts, (list, tuple)) or len(parts) != len(SPLITS):
-            what = f"a {type(parts).__name__}" + (f" of length {len(parts)}" if isinstance(parts, (list, tuple)) else "")
+            what = f"a {type(parts).__name__}"
+            if isinstance(parts, (list, tuple)):
+                what += f" of length {len(parts)}"
             raise RawDataError(path, f"expected a list of {len(SPLITS)} dicts (train, dev, test), found {what}",
                                modality)
         for position, part in enumerate(parts):
@@ -822,7 +825,6 @@ def match_ids(labels: LabelTable, features: Features) -> IdMatch:
     if labels.dataset != features.dataset:
         raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
     dataset = labels.dataset
-    index = np.full(len(labels), -1, dtype=np.int64)
     matched_by: Literal["id", "position"] = "id"
     if dataset == "meld":
         assert labels.feature_keys is not None
@@ -838,8 +840,7 @@ def match_ids(labels: LabelTable, features: Features) -> IdMatch:
     if matched_by == "position":
         index = _match_by_position(labels, features)
     else:
-        for i, key in enumerate(label_keys):
-            index[i] = where.get(key, -1)
+        index = np.array([where.get(key, -1) for key in label_keys], dtype=np.int64).reshape(len(labels))
 
     expected = labels.in_classes if labels.in_classes is not None else np.ones(len(labels), dtype=bool)
     labels_without = [labels.ids[i] for i in np.flatnonzero((index < 0) & expected)]

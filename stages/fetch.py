@@ -1,0 +1,58 @@
+"""Stage `fetch`: make the raw release complete and trustworthy before anything reads it.
+
+Picks the raw folder by `data.source`, downloads missing files that the manifest gives a URL for
+(local source), verifies sizes, hashes and structure, and writes the verification report that
+every later stage depends on. Fails, after writing the report, when it lists a problem.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from unimse_core.config import ConfigError, DataConfig, FetchConfig, load_config, read_params
+from unimse_core.io.atomic import write_json
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.manifest import read_manifest
+from unimse_core.release import fetch_missing, locate, verify
+from stages.console import print_report
+
+PathOption = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--synthetic-dir", type=PathOption, required=True, help="raw folder written by `unimse synthesize`")
+@click.option("--synthetic-manifest", type=PathOption, required=True, help="manifest written beside the synthetic data")
+@click.option("--local-dir", type=PathOption, required=True, help="raw folder of the authors' files")
+@click.option("--manifest", type=PathOption, required=True, help="manifest of the authors' release")
+@click.option("--report", "report_path", type=PathOption, required=True, help="verification report to write (JSON)")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(synthetic_dir: Path, synthetic_manifest: Path, local_dir: Path, manifest: Path,
+            report_path: Path, params: Path) -> None:
+    """Download missing raw files, verify hashes and structure, write the report."""
+    try:
+        values = read_params(params)
+        data = load_config(DataConfig, "data", values)
+        cfg = load_config(FetchConfig, "fetch", values)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    root, manifest_path = (synthetic_dir, synthetic_manifest) if data.source == "synthetic" else (local_dir, manifest)
+    try:
+        release = read_manifest(manifest_path)
+        located = locate(release, root)
+        fetched = []
+        if data.source == "local":
+            fetched = fetch_missing(located, datasets=data.datasets, text_only=data.text_only,
+                                    timeout_s=cfg.timeout_s, retries=cfg.retries)
+        report = verify(located, datasets=data.datasets, text_only=data.text_only, unmatched_ids=cfg.unmatched_ids)
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    report = {"schema": report["schema"], "ok": report["ok"], "source": data.source, "raw_dir": root.as_posix(),
+              "manifest": {"name": release.name, "path": manifest_path.as_posix()},
+              "text_only": data.text_only, "downloaded": fetched,
+              **{k: v for k, v in report.items() if k not in ("schema", "ok")}}
+    write_json(report_path, report)
+    print_report(report)
+    if not report["ok"]:
+        raise click.ClickException(f"{len(report['problems'])} problem(s), listed in {report_path}")

@@ -1,0 +1,44 @@
+"""`unimse verify PATH...`: check files against a manifest and their structure, for humans.
+
+A directory stands for the whole release in it; a file is matched to the manifest entry whose
+path it ends with. Exits non-zero naming each problem.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from unimse_core.config import DATASETS
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.manifest import read_manifest
+from unimse_core.release import locate_paths, verify
+from stages.console import print_report
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--manifest", type=click.Path(path_type=Path), default=Path("manifests/authors.json"),
+              show_default=True, help="manifest to check against")
+@click.option("--unmatched-ids", type=click.Choice(["report", "error"]), default="error", show_default=True,
+              help="ids in a label table without features, or the reverse: count them, or fail")
+@click.option("--text-only", is_flag=True, help="skip feature files")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+def command(paths: tuple[Path, ...], manifest: Path, unmatched_ids: str, text_only: bool, as_json: bool) -> None:
+    """Check files against the manifest and their structure; fail naming each problem."""
+    try:
+        release = read_manifest(manifest)
+        located, problems = locate_paths(release, paths)
+        report = verify(located, datasets=DATASETS, text_only=text_only, unmatched_ids=unmatched_ids)
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    report["problems"] = problems + report["problems"]
+    report["ok"] = not report["problems"]
+    if as_json:
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print_report(report)
+    if not report["ok"]:
+        raise click.ClickException("\n".join(f"- {p}" for p in report["problems"]))

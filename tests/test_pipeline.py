@@ -1,0 +1,64 @@
+"""One real `dvc repro` of the embedded default, in a temporary git copy of the project."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.com",
+           "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.com",
+           "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The project's tracked and untracked-but-not-ignored files, committed in a fresh git repo."""
+    dest = tmp_path_factory.mktemp("project")
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    for rel in filter(None, listed):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    run(["git", "init", "-q"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+def stages_run(output: str) -> set[str]:
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+
+
+def test_dvc_repro_runs_the_embedded_default(project):
+    first = run(["dvc", "repro"], project)
+    assert {"synthesize", "fetch"} <= stages_run(first.stdout)
+    report = json.loads((project / "data" / "verified.json").read_text())
+    assert report["ok"] and report["source"] == "synthetic"
+    assert set(report["datasets"]) == {"mosi", "mosei", "meld", "iemocap"}
+
+    again = run(["dvc", "repro"], project)
+    assert stages_run(again.stdout) == set()
+
+    # a fetch setting reruns fetch only, never the generator
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["fetch"]["retries"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    third = run(["dvc", "repro"], project)
+    assert stages_run(third.stdout) == {"fetch"}
