@@ -126,11 +126,16 @@ def _verify_dataset(dataset: str, files: list[Located], *, text_only: bool,
         except RawDataError as err:
             problems.append(str(err))
     if labels is not None:
-        if dataset == "iemocap" and features is not None:
+        splits = labels.splits
+        if dataset == "iemocap":
+            # The csv has no split column and rows outside the six classes are not used: count the
+            # six-class rows per split, the split coming from the features (or the session rule).
             labels = raw.assign_iemocap_splits(labels, features)
-        counts = _split_counts(labels.splits)
+            splits = [split for split, used in zip(labels.splits, labels.in_classes) if used]
+            summary["other_codes"] = dict(labels.other_codes)
+        counts = _split_counts(splits)
         summary["label_counts"] = counts
-        if dataset != "iemocap":
+        if not (dataset == "iemocap" and features is None):  # text-only IEMOCAP has no valid split
             for f in label_files:
                 problems.extend(_check_counts(f, counts, "labelled utterances"))
     if features is not None:

@@ -399,10 +399,12 @@ def _session_split(session: int) -> str:
 def assign_iemocap_splits(labels: LabelTable, features: Features | None = None) -> LabelTable:
     """A copy of an IEMOCAP table with its splits filled in.
 
-    With features, each row takes the split of the list position holding its key ("" if no
-    split holds it). Without (text-only), the split follows the session: Session 5 is test,
-    Sessions 1-4 are train. The valid split is a subset of Sessions 1-4 that only the feature
-    file defines, so text-only mode has no IEMOCAP valid split.
+    With features, each row takes the split of the list position holding its key; a row without
+    features takes the split of its dialogue (the splits hold whole dialogues), and where no
+    utterance of the dialogue has features, the session rule. Without features (text-only), the
+    split follows the session: Session 5 is test, Sessions 1-4 are train. The valid split is a
+    subset of Sessions 1-4 that only the feature file defines, so text-only mode has no IEMOCAP
+    valid split.
     """
     if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
         raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
@@ -412,7 +414,10 @@ def assign_iemocap_splits(labels: LabelTable, features: Features | None = None) 
         splits = [_session_split(int(s)) for s in labels.sessions]
     else:
         split_of = dict(zip(features.ids, features.splits))
-        splits = [split_of.get(uid, "") for uid in labels.ids]
+        dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
+                          if uid in split_of}
+        splits = [split_of.get(uid) or dialogue_split.get(dialogue) or _session_split(int(session))
+                  for uid, dialogue, session in zip(labels.ids, labels.dialogues, labels.sessions)]
     return dataclasses.replace(labels, splits=splits)
 
 
