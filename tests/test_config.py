@@ -10,11 +10,12 @@ from typing import Literal
 import pytest
 import yaml
 
-from unimse_core.config import (ConfigError, DataConfig, FetchConfig, SyntheticConfig, TextConfig, from_dict, load_config,
-                                param, read_params)
+from unimse_core.config import (ConfigError, DataConfig, FetchConfig, LoaderConfig, SyntheticConfig, TextConfig,
+                                from_dict, load_config, param, read_params)
 
 ROOT = Path(__file__).resolve().parents[1]
-GROUPS = {"data": DataConfig, "synthetic": SyntheticConfig, "fetch": FetchConfig, "text": TextConfig}
+GROUPS = {"data": DataConfig, "synthetic": SyntheticConfig, "fetch": FetchConfig, "text": TextConfig,
+          "loader": LoaderConfig}
 
 
 @dataclass(frozen=True)

@@ -267,3 +267,23 @@ class LabelsConfig:
         min_len=1, unique=True,
         help="splits a neighbour may come from: [train] (no test leakage) or [train, valid, test] (the paper)")
     chunk_size: int = param(ge=1, help="query rows per similarity block; memory is chunk_size x candidates")
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    """`loader`: batches of a merged split (unimse_core/data.py, docs/hdf5-schema.md)."""
+
+    batch_size: int = param(ge=1, help="training utterances per batch (per process under DDP)")
+    eval_batch_size: int = param(ge=1, help="utterances per batch when evaluating or generating")
+    max_input_tokens: int = param(ge=2, help="input token ids per utterance after truncation, EOS included")
+    max_target_tokens: int = param(ge=2, help="target token ids per utterance after truncation, EOS included")
+    bucket_size: int = param(
+        ge=0, help="0: random batches; k: sort each chunk of k batches by input length, then shuffle the batches")
+    drop_last: bool = param(help="training: drop the last, incomplete batch of an epoch")
+    num_workers: int = param(ge=0, help="DataLoader worker processes; 0 loads in the training process")
+    mmap_over_mib: int = param(ge=0, help="memory-map a feature array bigger than this many MiB; 0: never")
+
+    @property
+    def mmap_over_bytes(self) -> int | None:
+        """The `read_h5` threshold: None (never memory-map) for 0, else the size in bytes."""
+        return None if self.mmap_over_mib == 0 else self.mmap_over_mib * 2**20
