@@ -257,6 +257,17 @@ def test_iemocap_labels_keep_other_codes_flagged(tmp_path):
     assert table.codes == ["hap", "xxx", "exc", "sur", "neu"]
     assert table.in_classes.tolist() == [True, False, True, False, True]
     assert table.other_codes == {"xxx": 1, "sur": 1}
+    assert table.starts.tolist() == [1.0] * 5
+
+
+def test_iemocap_start_times(tmp_path):
+    rows = [iemocap_row("Ses01F_impro01_F000", "hap"), iemocap_row("Ses01F_impro01_M001", "sad")]
+    rows[0][0], rows[1][0] = "[6.2901 - 8.2357]", " [10.0-11.5] "
+    table = raw.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, rows))
+    assert table.starts.tolist() == [6.2901, 10.0]
+    rows[1][0] = "6.2"
+    with pytest.raises(RawDataError, match=r"line 3: column 'start_stop': expected .*got '6.2'"):
+        raw.read_iemocap_labels(write_csv(tmp_path / "bad.csv", IEMOCAP_HEADER, rows))
 
 
 def test_iemocap_errors(tmp_path):

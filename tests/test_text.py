@@ -11,7 +11,7 @@ import yaml
 
 from unimse_core.config import ConfigError, TextConfig, from_dict, load_config, read_params
 from unimse_core.text import (IEMOCAP_CODES, IEMOCAP_EMOTIONS, IEMOCAP_WORDS, MELD_EMOTIONS, POLARITIES, ParsedLabel,
-                              clean, format_score, iemocap_inputs, iemocap_polarity, iemocap_speaker, iemocap_start,
+                              clean, format_score, iemocap_inputs, iemocap_polarity, 
                               iemocap_word, meld_inputs, msa_input, msa_inputs, parse_target, score_polarity, target)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -162,7 +162,7 @@ IEMOCAP_ROWS = [  # (dialogue, start, vid_cid, text)
 
 def iemocap(window=2, causal=False, context="dialogue"):
     dialogues, starts, ids, texts = zip(*IEMOCAP_ROWS)
-    speakers = [iemocap_speaker(i) for i in ids]
+    speakers = [i.rpartition("_")[2][0] for i in ids]  # F or M, as the raw reader gives them
     return iemocap_inputs(dialogues, starts, speakers, texts, prefix=P, window=window, causal=causal,
                           iemocap_context=context)
 
@@ -207,17 +207,6 @@ def test_iemocap_bad_input_fails_clearly():
         iemocap_inputs(["d"], [math.nan], ["F"], ["x"], prefix="", window=1, causal=False, iemocap_context="dialogue")
     with pytest.raises(ValueError, match="iemocap_context must be"):
         iemocap_inputs(["d"], [0], ["F"], ["x"], prefix="", window=1, causal=False, iemocap_context="turns")
-
-
-def test_iemocap_id_helpers():
-    assert iemocap_speaker("Ses01F_impro01_F000") == "F"
-    assert iemocap_speaker("Ses05M_script01_1b_M013") == "M"
-    with pytest.raises(ValueError, match="IEMOCAP turn id 'Ses01F_impro01'"):
-        iemocap_speaker("Ses01F_impro01")
-    assert iemocap_start("[6.2901 - 8.2357]") == 6.2901
-    assert iemocap_start(" [10.0-11.5] ") == 10.0
-    with pytest.raises(ValueError, match="IEMOCAP start_stop '6.2'"):
-        iemocap_start("6.2")
 
 
 # ----------------------------------------------------------------------------------------------

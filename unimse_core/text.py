@@ -72,7 +72,7 @@ def iemocap_inputs(dialogue_ids: Sequence[Hashable], order: Sequence[float], spe
                    iemocap_context: Literal["dialogue", "speaker"]) -> list[str]:
     """The input string of every utterance of one IEMOCAP split, in the order given (no speakers in it).
 
-    `order` sorts the turns of a dialogue: the start time (see `iemocap_start`) or a turn index.
+    `order` sorts the turns of a dialogue: the start time (`LabelTable.starts`) or a turn index.
     Equal values keep their input order. `iemocap_context`: `dialogue` takes the window from all
     turns of the dialogue; `speaker` (the reference) from the same speaker's turns only.
     """
@@ -86,25 +86,6 @@ def iemocap_inputs(dialogue_ids: Sequence[Hashable], order: Sequence[float], spe
     pieces = [clean(t) for t in texts]
     return _window_inputs(groups, order, pieces, prefix=prefix, window=window, causal=causal,
                           ties="input", order_name="order value")
-
-
-def iemocap_speaker(vid_cid: str) -> str:
-    """The speaker (F or M) of an IEMOCAP turn id such as `Ses01F_impro01_F000`."""
-    dialogue, sep, turn = vid_cid.rpartition("_")
-    if not sep or not dialogue or not turn or turn[0] not in "FM":
-        raise ValueError(f"IEMOCAP turn id {vid_cid!r}: expected <dialogue>_<F|M><number>, e.g. Ses01F_impro01_F000")
-    return turn[0]
-
-
-_START_STOP = re.compile(r"\[\s*([0-9]+(?:\.[0-9]*)?)\s*-\s*([0-9]+(?:\.[0-9]*)?)\s*\]")
-
-
-def iemocap_start(start_stop: str) -> float:
-    """The start time in seconds of an IEMOCAP `start_stop` field such as `[6.2901 - 8.2357]`."""
-    match = _START_STOP.fullmatch(start_stop.strip())
-    if match is None:
-        raise ValueError(f"IEMOCAP start_stop {start_stop!r}: expected '[<start> - <stop>]' in seconds")
-    return float(match.group(1))
 
 
 def _check_lengths(dialogue_ids: Sequence[object], order: Sequence[object], speakers: Sequence[object],

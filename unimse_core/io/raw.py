@@ -48,7 +48,7 @@ IEMOCAP_TEST_SESSION = 5
 
 MSA_COLUMNS = ("video_id", "clip_id", "text", "label", "annotation", "mode")
 MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
-IEMOCAP_COLUMNS = ("vid_cid", "label", "text", "vid")
+IEMOCAP_COLUMNS = ("start_stop", "vid_cid", "label", "text", "vid")
 
 # Keys of one split of a MOSI/MOSEI pickle; the label key tells the layouts apart.
 AUTHORS_KEYS = ("id", "audio", "vision", "labels")
@@ -66,6 +66,7 @@ _INDEX = re.compile(r"\d+")
 _TOKEN = re.compile(r"\S+")
 _IEMOCAP_ID = re.compile(r"Ses(\d{2})[FM]_.+_([FM])\d+")
 _IEMOCAP_CODE = re.compile(r"[a-z]{3}")
+_START_STOP = re.compile(r"\[\s*([0-9]+(?:\.[0-9]*)?)\s*-\s*([0-9]+(?:\.[0-9]*)?)\s*\]")
 
 Padding = Literal["left", "right", "none"]
 
@@ -99,6 +100,7 @@ class LabelTable:
     # IEMOCAP
     codes: list[str] | None = None              # three-letter label code, also outside the classes
     sessions: np.ndarray | None = None          # int64 [N], 1..5
+    starts: np.ndarray | None = None            # float64 [N], start time in seconds (orders a dialogue)
     in_classes: np.ndarray | None = None        # bool [N], code in IEMOCAP_CLASSES
     other_codes: dict[str, int] = field(default_factory=dict)  # code -> rows, codes outside the classes
 
@@ -357,7 +359,7 @@ def read_iemocap_labels(path: str | Path) -> LabelTable:
     error only on rows of the six classes (the other rows are dropped downstream).
     """
     path = Path(path)
-    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes = [], [], [], [], [], [], [], []
+    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes, starts = [], [], [], [], [], [], [], [], []
     for line, row in _csv_rows(path, IEMOCAP_COLUMNS):
         uid = row["vid_cid"]
         parsed = _IEMOCAP_ID.fullmatch(uid)
@@ -373,6 +375,10 @@ def read_iemocap_labels(path: str | Path) -> LabelTable:
         if not _IEMOCAP_CODE.fullmatch(code):
             raise _bad_value(path, line, "label", f"a three-letter code ({' '.join(IEMOCAP_CLASSES)} "
                                                   "or another such as xxx)", code)
+        timing = _START_STOP.fullmatch(row["start_stop"].strip())
+        if timing is None:
+            raise _bad_value(path, line, "start_stop", "'[<start> - <stop>]' in seconds", row["start_stop"])
+        starts.append(float(timing.group(1)))
         used = code in IEMOCAP_CLASSES
         texts.append(_text(path, line, row, "text") if used else row["text"])
         ids.append(uid)
@@ -388,6 +394,7 @@ def read_iemocap_labels(path: str | Path) -> LabelTable:
     return LabelTable(dataset="iemocap", paths=(path,), ids=ids, splits=[""] * len(ids), texts=texts,
                       lines=lines, files=[0] * len(ids), speakers=speakers, dialogues=dialogues,
                       codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
+                      starts=np.asarray(starts, dtype=np.float64),
                       in_classes=np.asarray(in_classes, dtype=bool),
                       other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)))
 
