@@ -18,6 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synthesize": ("stages.synthesize", "Write the embedded synthetic raw data in the real file formats."),
     "fetch": ("stages.fetch", "Download missing raw files, verify hashes and structure, write the report."),
     "verify": ("stages.verify", "Check files against the manifest and their structure; fail naming each problem."),
+    "embed": ("stages.embed", "Encode every utterance with the sentence encoder of embed.encoder."),
+    "labels": ("stages.labels", "Transfer the missing label slots from nearest neighbours: the universal labels."),
+    "preprocess": ("stages.preprocess", "Turn one dataset's raw features and universal labels into an HDF5 file of model rows."),
+    "merge": ("stages.merge", "Merge the preprocessed datasets of merge.combination into one training file."),
 }
 
 

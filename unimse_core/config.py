@@ -266,7 +266,11 @@ class LabelsConfig:
     neighbour_splits: tuple[Literal["train", "valid", "test"], ...] = param(
         min_len=1, unique=True,
         help="splits a neighbour may come from: [train] (no test leakage) or [train, valid, test] (the paper)")
-    chunk_size: int = param(ge=1, help="query rows per similarity block; memory is chunk_size x candidates")
+    chunk_size: int = param(
+        ge=1, help="query rows per similarity block; memory about chunk_size x candidates x 5 bytes")
+    iemocap_other_codes: Literal["exclude", "include"] = param(
+        help="IEMOCAP rows outside the six classes: left out (no sample can receive their codes), or "
+             "candidates as in the reference (training samples that receive one are then dropped)")
 
 
 @dataclass(frozen=True)
@@ -287,3 +291,31 @@ class LoaderConfig:
     def mmap_over_bytes(self) -> int | None:
         """The `read_h5` threshold: None (never memory-map) for 0, else the size in bytes."""
         return None if self.mmap_over_mib == 0 else self.mmap_over_mib * 2**20
+
+
+@dataclass(frozen=True)
+class FeaturesConfig:
+    """`features`: how raw acoustic and visual sequences become model inputs (preprocess stage)."""
+
+    dim: int = param(ge=1, help="every feature vector is zero-padded or truncated to this width (paper: 64)")
+    missing: Literal["zero", "drop", "error"] = param(
+        help="utterances without features: zero (empty sequences, as the reference's zeros), drop them, or fail")
+
+
+COMBINATIONS: dict[str, tuple[str, ...]] = {
+    "mosi": ("mosi",), "mosei": ("mosei",), "meld": ("meld",), "iemocap": ("iemocap",),
+    "mos": ("mosi", "mosei"), "moseld": ("mosi", "mosei", "meld"), "moseldmp": ("mosi", "mosei", "meld", "iemocap"),
+}
+
+
+@dataclass(frozen=True)
+class MergeConfig:
+    """`merge`: which datasets train together (UNIMSE.md section 3)."""
+
+    combination: Literal["mosi", "mosei", "meld", "iemocap", "mos", "moseld", "moseldmp"] = param(
+        help="mos = MOSI+MOSEI, moseld = +MELD, moseldmp = +IEMOCAP (the paper)")
+    seed: int = param(ge=0, help="seed of the shuffle of the merged training set")
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return COMBINATIONS[self.combination]

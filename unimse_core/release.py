@@ -214,3 +214,31 @@ def require_ok(report: Mapping[str, Any], source: str) -> None:
     if not report.get("ok"):
         raise RawDataError(source, "the verification report lists problems; fix them and rerun "
                                    f"`unimse fetch`: {report.get('problems')}")
+
+
+def dataset_sources(report: Mapping[str, Any], dataset: str) -> dict[str, str]:
+    """path -> observed sha256 of every verified file of `dataset`: provenance for derived artifacts."""
+    return {f["path"]: f["sha256"] for f in report["files"] if f["dataset"] == dataset}
+
+
+def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = True,
+                 source: str = "verification report") -> tuple[raw.LabelTable, raw.Features | None]:
+    """The label table of a verified dataset (IEMOCAP with its splits) and, unless `features` is
+    False or the report is text-only, its features."""
+    require_ok(report, source)
+    if dataset not in report["datasets"]:
+        raise RawDataError(source, f"dataset {dataset!r} was not verified (verified: "
+                                   f"{', '.join(report['datasets']) or 'none'}); add it to data.datasets")
+    entries = {f["path"]: f for f in report["files"] if f["dataset"] == dataset}
+    summary = report["datasets"][dataset]
+    label_files = [Located(ManifestEntry(path=p, dataset=dataset, kind=entries[p]["kind"], split=entries[p]["split"]),
+                           Path(p)) for p in summary["labels"]]
+    labels = _read_labels(dataset, label_files)
+    feature_table = None
+    if features and summary.get("features"):
+        path = summary["features"]
+        feature_table = _read_features(dataset, Located(ManifestEntry(path=path, dataset=dataset,
+                                                                      kind=entries[path]["kind"]), Path(path)))
+    if dataset == "iemocap":
+        labels = raw.assign_iemocap_splits(labels, feature_table)
+    return labels, feature_table

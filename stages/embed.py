@@ -1,0 +1,55 @@
+"""Stage `embed`: one sentence embedding per utterance, for the universal-label transfer.
+
+Kept apart from `labels` so that changing a transfer setting never re-encodes text. Embeds every
+utterance that may take part in the transfer (IEMOCAP rows outside the six classes included when
+they have text, so that `labels.iemocap_other_codes` can choose without re-encoding).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from unimse_core.config import ConfigError, DataConfig, EmbedConfig, load_config, read_params, to_dict
+from unimse_core.corpus import build_corpus
+from unimse_core.encoders import EncoderUnavailable, describe, encode
+from unimse_core.io.embeddings import save_embeddings
+from unimse_core.io.errors import RawDataError
+from unimse_core.release import open_dataset
+
+PathOption = click.Path(path_type=Path)
+
+
+def load_tables(report_path: Path, data: DataConfig) -> dict:
+    """The verified label tables (IEMOCAP splits from its features, unless text-only)."""
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    return {d: open_dataset(report, d, features=(d == "iemocap" and not data.text_only), source=str(report_path))[0]
+            for d in data.datasets}
+
+
+@click.command()
+@click.option("--report", type=PathOption, required=True, help="verification report of the fetch stage")
+@click.option("--out", type=PathOption, required=True, help="embeddings folder to write")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(report: Path, out: Path, params: Path) -> None:
+    """Encode every utterance with the sentence encoder of embed.encoder."""
+    try:
+        values = read_params(params)
+        data = load_config(DataConfig, "data", values)
+        config = load_config(EmbedConfig, "embed", values)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        corpus = build_corpus(load_tables(report, data), iemocap_other_codes=True)
+        started = time.perf_counter()
+        matrix = encode(corpus.text, config, ids=corpus.ids)
+        seconds = time.perf_counter() - started
+    except (RawDataError, EncoderUnavailable, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    save_embeddings(out, corpus.ids, corpus.dataset, matrix,
+                    {"config": to_dict(config), "encoder": describe(config), "seconds": round(seconds, 3)})
+    click.echo(f"embed: {len(corpus)} utterances -> {matrix.shape[1]}-d with {config.encoder} "
+               f"in {seconds:.1f} s ({len(corpus) / max(seconds, 1e-9):.0f} sentences/s) -> {out}")

@@ -1,0 +1,46 @@
+"""Stage `merge`: the datasets of `merge.combination` in one HDF5 file (train, valid, test/<dataset>)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from unimse_core.config import ConfigError, DataConfig, MergeConfig, load_config, read_params, to_dict
+from unimse_core.io.atomic import write_json
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import list_groups, read_attrs, read_h5, write_h5
+from unimse_core.preprocess import SPLITS, merge
+
+PathOption = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--processed", type=PathOption, required=True, help="folder of the per-dataset HDF5 files")
+@click.option("--out", type=PathOption, required=True, help="merged HDF5 file to write")
+@click.option("--summary", type=PathOption, required=True, help="counts per dataset and split (JSON)")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(processed: Path, out: Path, summary: Path, params: Path) -> None:
+    """Merge the preprocessed datasets of merge.combination into one training file."""
+    try:
+        values = read_params(params)
+        data = load_config(DataConfig, "data", values)
+        config = load_config(MergeConfig, "merge", values)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    excluded = [d for d in config.datasets if d not in data.datasets]
+    if excluded:
+        raise click.ClickException(f"merge.combination: {config.combination} needs {', '.join(excluded)}, "
+                                   f"which data.datasets leaves out")
+    try:
+        parts = {d: {split: read_h5(processed / f"{d}.h5", split) for split in SPLITS} for d in config.datasets}
+        sources = {d: read_attrs(processed / f"{d}.h5") for d in config.datasets}
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    merged = merge(parts, config.datasets, config.seed)
+    write_h5(out, merged, {"combination": config.combination, "config": {"merge": to_dict(config)},
+                           "sources": {d: {"config": a["config"], "sources": a["sources"]} for d, a in sources.items()}})
+    counts = {group: merged[group].dataset_counts() for group in list_groups(out)}
+    write_json(summary, {"combination": config.combination, "datasets": list(config.datasets), "counts": counts,
+                         "totals": {group: len(arrays) for group, arrays in merged.items()}})
+    click.echo(f"merge {config.combination}: " + ", ".join(f"{g} {len(a)}" for g, a in merged.items()) + f" -> {out}")

@@ -1,0 +1,56 @@
+"""Stage `preprocess` (one per dataset): raw labels + universal labels + features -> one HDF5 file.
+
+Reads params groups `data` (text_only), `text` and `features`; the raw files come from the
+verification report, the universal labels from the labels stage. Writes every split of the
+dataset (schema in docs/hdf5-schema.md) and prints what each policy dropped or changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from unimse_core.config import ConfigError, DataConfig, FeaturesConfig, TextConfig, load_config, read_params, to_dict
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import write_h5
+from unimse_core.io.manifest import sha256_file
+from unimse_core.preprocess import preprocess, read_universal_labels
+from unimse_core.release import dataset_sources, open_dataset
+
+PathOption = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--dataset", type=click.Choice(["mosi", "mosei", "meld", "iemocap"]), required=True)
+@click.option("--report", type=PathOption, required=True, help="verification report of the fetch stage")
+@click.option("--labels", type=PathOption, required=True, help="universal-label table of the dataset")
+@click.option("--out", type=PathOption, required=True, help="HDF5 file to write")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -> None:
+    """Turn one dataset's raw features and universal labels into an HDF5 file of model rows."""
+    try:
+        values = read_params(params)
+        data = load_config(DataConfig, "data", values)
+        text_config = load_config(TextConfig, "text", values)
+        features_config = load_config(FeaturesConfig, "features", values)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        verified = json.loads(report.read_text(encoding="utf-8"))
+        table, features = open_dataset(verified, dataset, features=not data.text_only, source=str(report))
+        universal = read_universal_labels(labels)
+        groups, stats = preprocess(table, universal, features, text_config=text_config,
+                                   features_config=features_config)
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    sources = {**dataset_sources(verified, dataset), labels.as_posix(): sha256_file(labels)}
+    write_h5(out, groups, {"dataset": dataset, "config": {"text": to_dict(text_config),
+                                                          "features": to_dict(features_config)},
+                           "sources": sources, "stats": stats})
+    dropped = sum(stats["iemocap_slot_dropped"].values())
+    missing = sum(stats["missing_features"].values())
+    click.echo(f"preprocess {dataset}: rows {stats['rows']}; without features {missing} "
+               f"({stats['missing_policy']}); NaN/inf values set to 0 {stats['nonfinite_values']}; "
+               f"training rows dropped for an IEMOCAP slot outside the six classes {dropped} -> {out}")

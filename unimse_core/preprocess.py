@@ -1,0 +1,190 @@
+"""One dataset's raw labels, universal labels and features -> the model's rows, split by split.
+
+Per utterance: the input text (UNIMSE.md section 3, unimse_core.text), the universal-label target
+string, the gold fields the metrics use, and the acoustic and visual sequences brought to
+`features.dim` with NaN/inf set to 0 (unimse_core.features). Every row dropped or changed by a
+policy is counted in the returned statistics; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from unimse_core import text
+from unimse_core.config import FeaturesConfig, TextConfig
+from unimse_core.features import pack
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.io.raw import Features, LabelTable, match_ids
+from unimse_core.io.tables import read_table
+
+SPLITS = ("train", "valid", "test")
+UL_COLUMNS = ("id", "split", "polarity", "score", "meld_emotion", "iemocap_emotion")
+
+
+@dataclass(frozen=True)
+class UniversalLabels:
+    """The labels stage's table of one dataset (data/labels/<dataset>.csv), keyed by id."""
+
+    path: Path
+    row: dict[str, int]
+    split: list[str]
+    polarity: list[str]
+    score: np.ndarray
+    meld_emotion: list[str]
+    iemocap_emotion: list[str]
+
+
+def read_universal_labels(path: str | Path) -> UniversalLabels:
+    path = Path(path)
+    columns = read_table(path, UL_COLUMNS)
+    row: dict[str, int] = {}
+    for i, uid in enumerate(columns["id"]):
+        if uid in row:
+            raise RawDataError(path, f"duplicate id {uid!r} (first on line {row[uid] + 2})", f"line {i + 2}")
+        row[uid] = i
+    try:
+        score = np.array([float(s) for s in columns["score"]], dtype=np.float64)
+    except ValueError as err:
+        raise RawDataError(path, f"column score: expected numbers ({err})") from None
+    return UniversalLabels(path, row, columns["split"], columns["polarity"], score, columns["meld_emotion"],
+                           columns["iemocap_emotion"])
+
+
+def input_texts(table: LabelTable, config: TextConfig) -> list[str]:
+    """The model input of every row of `table` (context windows built from the whole table)."""
+    if table.dataset in ("mosi", "mosei"):
+        return text.msa_inputs(table.texts, prefix=config.prefix)
+    if table.dataset == "meld":
+        # dialogues are "<split>/<Dialogue_ID>": one call cannot mix the splits' colliding ids
+        return text.meld_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
+                                prefix=config.prefix, window=config.window, causal=config.causal)
+    # IEMOCAP: context from every turn of the dialogue that has text, the six classes or not
+    spoken = [i for i, t in enumerate(table.texts) if t.strip()]
+    inputs = [""] * len(table)
+    built = text.iemocap_inputs([table.dialogues[i] for i in spoken], table.starts[spoken],
+                                [table.speakers[i] for i in spoken], [table.texts[i] for i in spoken],
+                                prefix=config.prefix, window=config.window, causal=config.causal,
+                                iemocap_context=config.iemocap_context)
+    for i, value in zip(spoken, built):
+        inputs[i] = value
+    return inputs
+
+
+def gold_fields(table: LabelTable, i: int) -> tuple[float, str]:
+    """(gold score, gold emotion word) of row i: what the metrics compare predictions with."""
+    if table.dataset in ("mosi", "mosei"):
+        return float(table.scores[i]), ""
+    if table.dataset == "meld":
+        return float("nan"), table.emotions[i]
+    return float("nan"), text.iemocap_word(table.codes[i])
+
+
+def preprocess(table: LabelTable, universal: UniversalLabels, features: Features | None, *,
+               text_config: TextConfig, features_config: FeaturesConfig) -> tuple[dict[str, SplitArrays], dict[str, Any]]:
+    """The rows of every split of one dataset, and statistics of what each policy did.
+
+    `table` must have its splits (IEMOCAP: `assign_iemocap_splits` first). `features` None means
+    text-only: every sequence is empty. Raises RawDataError naming the file and id on a row that
+    the universal-label table lacks, and on a split left empty.
+    """
+    dataset = table.dataset
+    used = np.ones(len(table), dtype=bool) if table.in_classes is None else table.in_classes.copy()
+    stats: dict[str, Any] = {"dataset": dataset, "rows_in": int(used.sum()), "text_only": features is None,
+                             "other_codes_skipped": int((~used).sum())}
+
+    feature_index = np.full(len(table), -1, dtype=np.int64)
+    if features is not None:
+        feature_index = match_ids(table, features).feature_index
+    missing = used & (feature_index < 0)
+    stats["missing_features"] = dict(Counter(table.splits[i] for i in np.flatnonzero(missing)))
+    if features is not None and missing.any():
+        if features_config.missing == "error":
+            first = int(np.argmax(missing))
+            raise RawDataError(features.path, f"{int(missing.sum())} utterance(s) without features, e.g. "
+                               f"{table.ids[first]!r} ({table.where(first)}); features.missing: zero or drop "
+                               "accepts them")
+        if features_config.missing == "drop":
+            used &= ~missing
+    stats["missing_policy"] = features_config.missing
+
+    inputs = input_texts(table, text_config)
+    targets = [""] * len(table)
+    slot_dropped: Counter[str] = Counter()
+    slot_reset: Counter[str] = Counter()
+    for i in np.flatnonzero(used):
+        uid, split = table.ids[i], table.splits[i]
+        j = universal.row.get(uid)
+        if j is None:
+            raise RawDataError(universal.path, f"no universal label for {dataset} id {uid!r} ({table.where(i)})")
+        if universal.split[j] != split:
+            raise RawDataError(universal.path, f"split {universal.split[j]!r}, but the raw data says {split!r}",
+                               f"id {uid!r}")
+        iemocap_code = universal.iemocap_emotion[j]
+        if iemocap_code not in text.IEMOCAP_CODES:
+            # A transferred IEMOCAP slot outside the six classes (only with labels.iemocap_other_codes:
+            # include, as the reference): such training samples are dropped as the reference drops
+            # them; dev and test rows keep their place with the neutral default in that slot.
+            if split == "train":
+                used[i] = False
+                slot_dropped[split] += 1
+                continue
+            iemocap_code = "neu"
+            slot_reset[split] += 1
+        targets[i] = text.target(universal.polarity[j], universal.score[j], universal.meld_emotion[j], iemocap_code,
+                                 text_config.score_decimals)
+    stats["iemocap_slot_dropped"] = dict(slot_dropped)
+    stats["iemocap_slot_reset"] = dict(slot_reset)
+
+    groups: dict[str, SplitArrays] = {}
+    stats["rows"] = {}
+    stats["nonfinite_values"] = Counter()
+    stats["nonfinite_utterances"] = Counter()
+    for split in SPLITS:
+        rows = [i for i in np.flatnonzero(used) if table.splits[i] == split]
+        if not rows:
+            raise RawDataError(table.paths[0], f"{dataset}: split {split} holds no utterance after preprocessing "
+                               f"(missing features: {stats['missing_features'].get(split, 0)}, "
+                               f"dropped for the IEMOCAP slot: {slot_dropped.get(split, 0)})")
+        packed = {}
+        for modality in ("audio", "video"):
+            source: Sequence[np.ndarray] = getattr(features, modality) if features is not None else []
+            sequences = [source[feature_index[i]] if feature_index[i] >= 0 else None for i in rows]
+            packed[modality] = pack(sequences, features_config.dim)
+            stats["nonfinite_values"][modality] += packed[modality].nonfinite_values
+            stats["nonfinite_utterances"][modality] += packed[modality].nonfinite_utterances
+        gold = [gold_fields(table, i) for i in rows]
+        groups[split] = SplitArrays(
+            ids=[table.ids[i] for i in rows], dataset=[dataset] * len(rows), inputs=[inputs[i] for i in rows],
+            targets=[targets[i] for i in rows], gold_score=np.array([g[0] for g in gold], dtype=np.float32),
+            gold_emotion=[g[1] for g in gold], polarity=[universal.polarity[universal.row[table.ids[i]]] for i in rows],
+            audio=packed["audio"].frames, audio_offset=packed["audio"].offset, audio_length=packed["audio"].length,
+            video=packed["video"].frames, video_offset=packed["video"].offset, video_length=packed["video"].length)
+        stats["rows"][split] = len(rows)
+    stats["nonfinite_values"] = dict(stats["nonfinite_values"])
+    stats["nonfinite_utterances"] = dict(stats["nonfinite_utterances"])
+    if features is not None:
+        stats["raw_dims"] = {"audio": features.audio_dim, "video": features.video_dim}
+        stats["padding"] = features.padding
+    stats["dim"] = features_config.dim
+    return groups, stats
+
+
+def merge(parts: Mapping[str, Mapping[str, SplitArrays]], datasets: Sequence[str], seed: int) -> dict[str, SplitArrays]:
+    """Train = the training sets concatenated then shuffled (seeded), valid = the dev sets concatenated,
+    test kept per dataset (`test/<dataset>`). `parts[dataset][split]` are `preprocess` outputs."""
+    absent = [d for d in datasets if d not in parts]
+    if absent:
+        raise ValueError(f"merge needs the preprocessed file(s) of {', '.join(absent)}")
+    train = SplitArrays.concat([parts[d]["train"] for d in datasets])
+    order = np.random.default_rng(seed).permutation(len(train))
+    merged = {"train": train.take(order), "valid": SplitArrays.concat([parts[d]["valid"] for d in datasets])}
+    for d in datasets:
+        merged[f"test/{d}"] = parts[d]["test"]
+    return merged
