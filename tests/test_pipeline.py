@@ -46,19 +46,31 @@ def stages_run(output: str) -> set[str]:
     return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
 
 
+def set_param(project: Path, group: str, key: str, value) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[group][key] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def test_dvc_repro_runs_the_embedded_default(project):
     first = run(["dvc", "repro"], project)
-    assert {"synthesize", "fetch"} <= stages_run(first.stdout)
+    assert {"synthesize", "fetch", "embed", "labels", "merge"} <= stages_run(first.stdout)
+    assert {f"preprocess@{d}" for d in ("mosi", "mosei", "meld", "iemocap")} <= stages_run(first.stdout)
     report = json.loads((project / "data" / "verified.json").read_text())
     assert report["ok"] and report["source"] == "synthetic"
     assert set(report["datasets"]) == {"mosi", "mosei", "meld", "iemocap"}
+    merged = json.loads((project / "metrics" / "merge.json").read_text())
+    assert merged["combination"] == "moseldmp" and set(merged["counts"]) == {
+        "train", "valid", "test/mosi", "test/mosei", "test/meld", "test/iemocap"}
 
     again = run(["dvc", "repro"], project)
     assert stages_run(again.stdout) == set()
 
-    # a fetch setting reruns fetch only, never the generator
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params["fetch"]["retries"] = 5
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    third = run(["dvc", "repro"], project)
-    assert stages_run(third.stdout) == {"fetch"}
+    # a fetch setting reruns fetch only: its report is unchanged, so nothing downstream runs
+    set_param(project, "fetch", "retries", 5)
+    assert stages_run(run(["dvc", "repro"], project).stdout) == {"fetch"}
+
+    # a transfer setting reruns the transfer and what depends on it, never the encoder
+    set_param(project, "labels", "neighbour_splits", ["train", "valid", "test"])
+    rerun = stages_run(run(["dvc", "repro"], project).stdout)
+    assert "labels" in rerun and "embed" not in rerun and "synthesize" not in rerun
