@@ -33,7 +33,9 @@ def command(processed: Path, out: Path, summary: Path, params: Path) -> None:
         raise click.ClickException(f"merge.combination: {config.combination} needs {', '.join(excluded)}, "
                                    f"which data.datasets leaves out")
     try:
-        parts = {d: {split: read_h5(processed / f"{d}.h5", split) for split in SPLITS} for d in config.datasets}
+        # memory-mapped: the merge copies each row once into the merged arrays
+        parts = {d: {split: read_h5(processed / f"{d}.h5", split, mmap_over_bytes=1) for split in SPLITS}
+                 for d in config.datasets}
         sources = {d: read_attrs(processed / f"{d}.h5") for d in config.datasets}
     except RawDataError as err:
         raise click.ClickException(str(err)) from None

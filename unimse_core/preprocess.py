@@ -87,12 +87,20 @@ def gold_fields(table: LabelTable, i: int) -> tuple[float, str]:
 
 
 def preprocess(table: LabelTable, universal: UniversalLabels, features: Features | None, *,
-               text_config: TextConfig, features_config: FeaturesConfig) -> tuple[dict[str, SplitArrays], dict[str, Any]]:
+               text_config: TextConfig, features_config: FeaturesConfig,
+               release_features: bool = True) -> tuple[dict[str, SplitArrays], dict[str, Any]]:
     """The rows of every split of one dataset, and statistics of what each policy did.
 
     `table` must have its splits (IEMOCAP: `assign_iemocap_splits` first). `features` None means
     text-only: every sequence is empty. Raises RawDataError naming the file and id on a row that
     the universal-label table lacks, and on a split left empty.
+
+    `release_features` (default) consumes `features`: each raw sequence's entry in
+    `features.audio`/`features.video` is set to None as soon as it is packed, and those no row
+    uses are set to None before packing starts. The sequences are views of the loaded pickle's
+    arrays, so each array is freed once its (split, modality) is packed, and the raw and the packed
+    features never coexist whole (peak: the pickle plus one packed split and modality, not plus
+    all of them). False leaves `features` untouched.
     """
     dataset = table.dataset
     used = np.ones(len(table), dtype=bool) if table.in_classes is None else table.in_classes.copy()
@@ -103,7 +111,8 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
     if features is not None:
         feature_index = match_ids(table, features).feature_index
     missing = used & (feature_index < 0)
-    stats["missing_features"] = dict(Counter(table.splits[i] for i in np.flatnonzero(missing)))
+    # text-only data has no feature file: its rows are not "missing" features
+    stats["missing_features"] = {} if features is None else dict(Counter(table.splits[i] for i in np.flatnonzero(missing)))
     if features is not None and missing.any():
         if features_config.missing == "error":
             first = int(np.argmax(missing))
@@ -142,21 +151,35 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
     stats["iemocap_slot_dropped"] = dict(slot_dropped)
     stats["iemocap_slot_reset"] = dict(slot_reset)
 
-    groups: dict[str, SplitArrays] = {}
-    stats["rows"] = {}
-    stats["nonfinite_values"] = Counter()
-    stats["nonfinite_utterances"] = Counter()
-    for split in SPLITS:
-        rows = [i for i in np.flatnonzero(used) if table.splits[i] == split]
+    split_rows = {split: [i for i in np.flatnonzero(used) if table.splits[i] == split] for split in SPLITS}
+    for split, rows in split_rows.items():
         if not rows:
             raise RawDataError(table.paths[0], f"{dataset}: split {split} holds no utterance after preprocessing "
                                f"(missing features: {stats['missing_features'].get(split, 0)}, "
                                f"dropped for the IEMOCAP slot: {slot_dropped.get(split, 0)})")
+    # uses[j]: rows still to pack that read feature row j; a row is released when it drops to 0
+    uses = np.zeros(len(features) if features is not None else 0, dtype=np.int64)
+    np.add.at(uses, feature_index[used & (feature_index >= 0)], 1)
+    if features is not None and release_features:
+        _release(features, np.flatnonzero(uses == 0))
+
+    groups: dict[str, SplitArrays] = {}
+    stats["rows"] = {}
+    stats["nonfinite_values"] = Counter()
+    stats["nonfinite_utterances"] = Counter()
+    for split, rows in split_rows.items():
+        read = feature_index[rows]
+        read = read[read >= 0]
+        np.subtract.at(uses, read, 1)
+        done = read[uses[read] == 0]
         packed = {}
         for modality in ("audio", "video"):
             source: Sequence[np.ndarray] = getattr(features, modality) if features is not None else []
             sequences = [source[feature_index[i]] if feature_index[i] >= 0 else None for i in rows]
             packed[modality] = pack(sequences, features_config.dim)
+            del sequences
+            if features is not None and release_features:
+                _release(features, done, modality)
             stats["nonfinite_values"][modality] += packed[modality].nonfinite_values
             stats["nonfinite_utterances"][modality] += packed[modality].nonfinite_utterances
         gold = [gold_fields(table, i) for i in rows]
@@ -176,15 +199,26 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
     return groups, stats
 
 
+def _release(features: Features, rows: np.ndarray, modality: str | None = None) -> None:
+    """Drop the raw sequences `rows` of one modality (or both) from `features`, freeing what only they hold."""
+    for name in (modality,) if modality else ("audio", "video"):
+        sequences = getattr(features, name)
+        for j in rows.tolist():
+            sequences[j] = None
+
+
 def merge(parts: Mapping[str, Mapping[str, SplitArrays]], datasets: Sequence[str], seed: int) -> dict[str, SplitArrays]:
     """Train = the training sets concatenated then shuffled (seeded), valid = the dev sets concatenated,
     test kept per dataset (`test/<dataset>`). `parts[dataset][split]` are `preprocess` outputs."""
     absent = [d for d in datasets if d not in parts]
     if absent:
         raise ValueError(f"merge needs the preprocessed file(s) of {', '.join(absent)}")
+    # Peak memory: the concatenation and its shuffled copy (pass memory-mapped parts to hold no third).
     train = SplitArrays.concat([parts[d]["train"] for d in datasets])
     order = np.random.default_rng(seed).permutation(len(train))
-    merged = {"train": train.take(order), "valid": SplitArrays.concat([parts[d]["valid"] for d in datasets])}
+    shuffled = train.take(order)
+    del train
+    merged = {"train": shuffled, "valid": SplitArrays.concat([parts[d]["valid"] for d in datasets])}
     for d in datasets:
         merged[f"test/{d}"] = parts[d]["test"]
     return merged
