@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "labels": ("stages.labels", "Transfer the missing label slots from nearest neighbours: the universal labels."),
     "preprocess": ("stages.preprocess", "Turn one dataset's raw features and universal labels into an HDF5 file of model rows."),
     "merge": ("stages.merge", "Merge the preprocessed datasets of merge.combination into one training file."),
+    "tokenizer": ("stages.tokenizer", "Train the scratch tokenizer on the training texts, or copy the backbone's."),
+    "train": ("stages.train", "Train UniMSE, select the checkpoint on the dev set, write the selected model."),
 }
 
 

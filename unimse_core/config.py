@@ -319,3 +319,78 @@ class MergeConfig:
     @property
     def datasets(self) -> tuple[str, ...]:
         return COMBINATIONS[self.combination]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """`train`: optimisation, model selection on the dev set, checkpoints (UNIMSE.md section 5)."""
+
+    seed: int = param(ge=0)
+    epochs: int = param(ge=1)
+    max_steps: int = param(ge=0, help="stop after this many optimiser steps in all (0: no limit)")
+    trainable_blocks: Literal["all"] | tuple[int, ...] = param(
+        help="T5 blocks that train, in encoder and decoder (negative: from the end; the reference: [10, 11] "
+             "of t5-base); all: every T5 weight trains")
+    lr_t5: float = param(gt=0, help="learning rate of the trainable T5 weights (reference 3e-4)")
+    lr_other: float = param(gt=0, help="learning rate of PMF, LSTMs and projections (reference 1e-4)")
+    weight_decay: float = param(ge=0, help="Adam L2 penalty of every group (reference 1e-4)")
+    grad_clip: float = param(ge=0, help="max gradient norm (0: no clipping)")
+    select_on: Literal["dev_metric", "dev_loss"] = param(
+        help="dev_metric: mean over datasets of Acc-7 (MOSI/MOSEI) and weighted F1 (MELD/IEMOCAP) of "
+             "greedy generations; dev_loss: the training loss on the dev set")
+    patience: int = param(ge=0, help="epochs without a better dev scalar before stopping (0: never stop early)")
+    max_new_tokens: int = param(ge=1, help="generation length limit for dev evaluation")
+    log_every: int = param(ge=1, help="optimiser steps between two logged losses")
+    device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
+    bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """`tokenizer`: the BPE tokenizer trained on the training inputs and targets for `model.backbone: scratch`
+    (unimse_core/tokenizer.py, docs/model.md)."""
+
+    vocab_size: int = param(ge=16, help="upper bound on the vocabulary, special tokens included")
+    split_digits: bool = param(help="every digit a token of its own (scores are generated digit by digit)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """`model`: T5 + pre-trained modality fusion + inter-modality contrastive learning (UNIMSE.md section 4,
+    unimse_core/model.py, docs/model.md)."""
+
+    backbone: str = param(help="scratch (a T5 of the sizes below) | a Hugging Face id or local folder (the paper: t5-base)")
+    d_model: int = param(ge=1, help="scratch only: hidden width")
+    d_ff: int = param(ge=1, help="scratch only: feed-forward width")
+    num_layers: int = param(ge=1, help="scratch only: encoder blocks")
+    num_decoder_layers: int = param(ge=1, help="scratch only: decoder blocks")
+    num_heads: int = param(ge=1, help="scratch only: attention heads")
+    d_kv: int = param(ge=1, help="scratch only: width of one head")
+    dropout_rate: float = param(ge=0.0, lt=1.0, help="scratch only: T5's dropout")
+    feature_dim: int = param(ge=1, help="width of the audio and video frames (features.dim)")
+    lstm_hidden: int = param(ge=1, help="LSTM hidden size; also the width of the utterance vectors a and v")
+    lstm_layers: int = param(ge=1)
+    bidirectional: bool = param()
+    modality_dropout: float = param(ge=0.0, lt=1.0, help="dropout on the LSTM's last hidden state (and between layers)")
+    fusion: Literal["both", "audio", "video", "none"] = param(
+        help="modalities fused by PMF: both (the paper) | audio | video | none (no PMF modules)")
+    fusion_blocks: int = param(
+        ge=0, help="PMF after the LAST this many blocks of encoder and decoder (paper: 3); 0: no PMF, as fusion: none")
+    pmf_bottleneck: int = param(ge=1, help="width of Z in PMF (paper: 64)")
+    pmf_init: Literal["identity", "random"] = param(
+        help="W_o of PMF: identity = [I | 0] (ours: T5 intact at step 0) | random (the reference)")
+    contrastive: bool = param(help="add the InfoNCE text->audio and text->video losses")
+    contrastive_weight_audio: float = param(ge=0.0, help="weight of L_ta (encoder + decoder); 0 drops it")
+    contrastive_weight_video: float = param(ge=0.0, help="weight of L_tv (encoder + decoder); 0 drops it")
+    temperature: float = param(gt=0.0, help="InfoNCE temperature (paper: 0.1)")
+    contrastive_dim: int = param(ge=1, help="width of the contrastive projections (reference: 30)")
+
+    def check(self) -> str | None:
+        if not self.backbone.strip():
+            return "backbone: must be scratch, a Hugging Face model id or a local folder"
+        if self.backbone == "scratch":
+            depth = min(self.num_layers, self.num_decoder_layers)
+            if self.fusion != "none" and self.fusion_blocks > depth:
+                return (f"fusion_blocks: {self.fusion_blocks} blocks asked, but the scratch model has "
+                        f"{self.num_layers} encoder and {self.num_decoder_layers} decoder blocks")
+        return None

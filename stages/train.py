@@ -1,0 +1,107 @@
+"""Stage `train`: the UniMSE model, selected on the merged dev set (docs/training.md).
+
+Runs on one device, or under torchrun with one process per device (DistributedDataParallel; only
+rank 0 writes). Checkpoints go to a persisted folder and a killed run resumes from them; the
+selected model, its tokenizer, configs and library versions go to `--out`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from unimse_core.config import (ConfigError, LoaderConfig, ModelConfig, TrainConfig, load_config, read_params,
+                                to_dict)
+from unimse_core.io.atomic import atomic_dir, write_json
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import library_versions, read_h5
+from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
+
+PathOption = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--merged", type=PathOption, required=True, help="merged HDF5 file (train and valid are read)")
+@click.option("--tokenizer", "tokenizer_dir", type=PathOption, required=True, help="tokenizer folder")
+@click.option("--checkpoints", type=PathOption, required=True, help="persisted folder of resumable checkpoints")
+@click.option("--out", type=PathOption, required=True, help="folder of the selected model")
+@click.option("--summary", type=PathOption, required=True, help="training summary (JSON)")
+@click.option("--live", "live_dir", type=PathOption, required=True, help="dvclive folder (losses, dev metrics)")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, summary: Path, live_dir: Path,
+            params: Path) -> None:
+    """Train UniMSE, select the checkpoint on the dev set, write the selected model."""
+    from transformers import AutoTokenizer
+
+    from unimse_core.model import build_model, save_model  # noqa: F401 - heavy imports at run time only
+    from unimse_core.training import runtime
+
+    try:
+        values = read_params(params)
+        model_config = load_config(ModelConfig, "model", values)
+        config = load_config(TrainConfig, "train", values)
+        loader_config = load_config(LoaderConfig, "loader", values)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        train_arrays = read_h5(merged, "train", mmap_over_bytes=loader_config.mmap_over_bytes)
+        dev_arrays = read_h5(merged, "valid", mmap_over_bytes=loader_config.mmap_over_bytes)
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    rt = runtime(config)
+    seed_everything(config.seed)
+    model = build_model(model_config, tokenizer)
+    identity = run_id(configs={"model": model_config, "train": config, "loader": loader_config,
+                               "world_size": rt.world_size},
+                      files={"merged": merged, "tokenizer": tokenizer_dir})
+    live = _Live(live_dir) if rt.is_main else None
+    started = time.perf_counter()
+    with Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("epoch step"),
+                  TimeElapsedColumn(), disable=not rt.is_main, transient=True) as bar:
+        task = bar.add_task("train", total=None)
+        state = train(model, tokenizer, train_arrays, dev_arrays, config=config, loader_config=loader_config,
+                      checkpoints=checkpoints, run_id=identity, log=live or (lambda event: None),
+                      progress=lambda step, per_epoch: bar.update(task, completed=step))
+    if not rt.is_main:
+        return
+    best = checkpoints / BEST
+    if not best.exists():
+        raise click.ClickException(f"{best}: no model was selected (no epoch ran)")
+    dev = json.loads((best / DEV_METRICS).read_text())
+    with atomic_dir(out) as tmp:
+        shutil.copytree(best, tmp, dirs_exist_ok=True)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "run.json").write_text(json.dumps(
+            {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config)},
+             "world_size": rt.world_size, "versions": library_versions(), "run_id": identity}, indent=2) + "\n")
+    write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
+                         "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,
+                         "stopped_early": state.epoch < config.epochs and not (config.max_steps and
+                                                                                state.step >= config.max_steps),
+                         "train_rows": len(train_arrays), "dev_rows": len(dev_arrays), "world_size": rt.world_size,
+                         "seconds_this_run": round(time.perf_counter() - started, 1), "dev": dev["metrics"]})
+    click.echo(f"train: best epoch {state.best_epoch} of {state.epoch} ({config.select_on} {state.best_value:.4f}) "
+               f"-> {out}")
+
+
+class _Live:
+    """dvclive logging rebuilt from the run's history, so a resumed run's plots have no duplicate steps."""
+
+    def __init__(self, folder: Path):
+        from dvclive import Live
+
+        shutil.rmtree(folder, ignore_errors=True)
+        self.live = Live(dir=str(folder), save_dvc_exp=False, dvcyaml=None, report=None)
+
+    def __call__(self, event: dict) -> None:
+        self.live.step = event["step"]
+        for name, value in event.items():
+            if name not in ("step", "epoch") and isinstance(value, (int, float)):
+                self.live.log_metric(name, value, plot=True)
+        self.live.make_summary()

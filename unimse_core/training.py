@@ -1,0 +1,313 @@
+"""The training loop: seeded, resumable, DDP-ready, selecting the checkpoint on the dev set only.
+
+Read top to bottom: `train` seeds everything, builds loaders and the optimiser, resumes from the
+last epoch checkpoint when one exists for the same run, then for each epoch trains, evaluates on
+the merged dev set (greedy generation parsed into per-dataset metrics), keeps the best model by
+`train.select_on`, writes a checkpoint, and stops early after `train.patience` epochs without
+improvement. The test sets are never read here.
+
+A checkpoint holds the model, the optimiser, every RNG state and the history, and is written at
+the end of each epoch; a run killed at any point resumes from it and, the epoch order coming from
+(seed, epoch), ends with the same weights as an uninterrupted run (exactly so on the CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unimse_core.config import LoaderConfig, TrainConfig, to_dict
+from unimse_core.data import make_loader
+from unimse_core.io.atomic import atomic_dir, atomic_path
+from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.metrics import dataset_metrics, primary
+from unimse_core.model import UniMSE, parameter_groups, save_model
+
+CHECKPOINT = "last.pt"
+BEST = "best"
+DEV_METRICS = "dev_metrics.json"
+
+
+# ----------------------------------------------------------------------------------------------
+# run environment
+
+
+@dataclass(frozen=True)
+class Runtime:
+    device: torch.device
+    rank: int
+    world_size: int
+    autocast: Callable[[], contextlib.AbstractContextManager]
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def runtime(config: TrainConfig) -> Runtime:
+    """Device and process group: under torchrun (WORLD_SIZE > 1) one process per device, gloo on CPU."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device: cuda, but torch sees no CUDA device")
+    if world_size > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if cuda else "gloo")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        device = torch.device("cuda", local)
+    else:
+        device = torch.device("cpu")
+    use_bf16 = cuda and config.bf16
+
+    def autocast() -> contextlib.AbstractContextManager:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+
+    return Runtime(device, rank, world_size, autocast)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict[str, Any]:
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# evaluation
+
+
+def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
+             max_new_tokens: int) -> tuple[dict[str, dict[str, float]], float, list[str]]:
+    """Per-dataset metrics of greedy generations, the mean loss, and the generated texts in row order.
+
+    Under DDP each rank generates its share and the texts are gathered by row index.
+    """
+    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0, rank=rt.rank,
+                         world_size=rt.world_size)
+    model.eval()
+    texts: dict[int, str] = {}
+    loss_sum, rows = 0.0, 0
+    with torch.inference_mode(), rt.autocast():
+        for batch in loader:
+            batch = to_device(batch, rt.device)
+            out = model(batch)
+            n = len(batch["index"])
+            loss_sum += float(out.loss) * n
+            rows += n
+            generated = model.generate(batch, max_new_tokens=max_new_tokens)
+            for i, text in zip(batch["index"].tolist(), tokenizer.batch_decode(generated, skip_special_tokens=True)):
+                texts.setdefault(i, text)
+    if rt.world_size > 1:
+        gathered: list[Any] = [None] * rt.world_size
+        torch.distributed.all_gather_object(gathered, (texts, loss_sum, rows))
+        texts = {}
+        for part, _, _ in gathered:
+            for i, text in part.items():
+                texts.setdefault(i, text)
+        loss_sum = sum(g[1] for g in gathered)
+        rows = sum(g[2] for g in gathered)
+    generated_texts = [texts[i] for i in range(len(arrays))]
+    metrics = {}
+    datasets = np.asarray(arrays.dataset)
+    for dataset in dict.fromkeys(arrays.dataset):
+        idx = np.flatnonzero(datasets == dataset)
+        metrics[dataset] = dataset_metrics(dataset, [generated_texts[i] for i in idx], arrays.gold_score[idx],
+                                           [arrays.gold_emotion[i] for i in idx])
+    return metrics, loss_sum / max(rows, 1), generated_texts
+
+
+def selection_value(config: TrainConfig, metrics: Mapping[str, Mapping[str, float]], dev_loss: float) -> float:
+    """The scalar the best checkpoint maximises (documented in params: train.select_on)."""
+    if config.select_on == "dev_loss":
+        return -dev_loss
+    return float(np.mean([primary(d, m) for d, m in metrics.items()]))
+
+
+# ----------------------------------------------------------------------------------------------
+# checkpoints
+
+
+@dataclass
+class State:
+    """Everything that the rest of a run depends on, saved at the end of every epoch."""
+
+    fingerprint: str
+    epoch: int = 0                       # epochs completed
+    step: int = 0                        # optimiser steps completed
+    best_value: float = -math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)  # one entry per logged step (dvclive rows)
+
+
+def fingerprint(*parts: Any) -> str:
+    """A checkpoint may only be resumed by the very same run: same configs, data and tokenizer."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.optim.Optimizer) -> None:
+    payload = {"state": state.__dict__, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+               "rng": rng_state()}
+    with atomic_path(folder / CHECKPOINT) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(folder: Path, expected: str, model: UniMSE,
+                    optimizer: torch.optim.Optimizer) -> State | None:
+    """The saved state when the checkpoint belongs to this run; None (and the folder cleared) otherwise."""
+    path = folder / CHECKPOINT
+    if not path.exists():
+        return None
+    # our own file, written by save_checkpoint; weights_only=False for the RNG states (numpy arrays)
+    payload = torch.load(path, map_location="cpu", weights_only=False)
+    if payload["state"]["fingerprint"] != expected:
+        shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return None
+    model.load_state_dict(payload["model"])
+    optimizer.load_state_dict(payload["optimizer"])
+    set_rng_state(payload["rng"])
+    return State(**payload["state"])
+
+
+# ----------------------------------------------------------------------------------------------
+# the loop
+
+
+def batches(loader: torch.utils.data.DataLoader, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+    loader.batch_sampler.set_epoch(epoch)
+    yield from loader
+
+
+def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: SplitArrays, *,
+          config: TrainConfig, loader_config: LoaderConfig, checkpoints: Path, run_id: str,
+          log: Callable[[dict[str, Any]], None] = lambda event: None,
+          progress: Callable[[int, int], Any] | None = None) -> State:
+    """Train, select on dev, checkpoint every epoch; the best model is in `checkpoints/best`.
+
+    `run_id` identifies the run (configs, data and tokenizer hashes): a checkpoint of another run is
+    never resumed. `log` receives each history entry (steps and dev metrics) as it happens and, on
+    resume, the entries already recorded, so loggers can be rebuilt from scratch.
+    """
+    rt = runtime(config)
+    seed_everything(config.seed)
+    if rt.device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    model.to(rt.device)
+    groups = parameter_groups(model, trainable_blocks=config.trainable_blocks, lr_t5=config.lr_t5,
+                              lr_other=config.lr_other, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(groups)
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    state = load_checkpoint(checkpoints, run_id, model, optimizer) or State(fingerprint=run_id)
+    for event in state.history:
+        log(event)
+    wrapped = model
+    if rt.world_size > 1:
+        wrapped = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    loader = make_loader(train_arrays, tokenizer, loader_config, train=True, seed=config.seed, rank=rt.rank,
+                         world_size=rt.world_size)
+    trainable = [p for g in groups for p in g["params"]]
+
+    while state.epoch < config.epochs and not _out_of_steps(state, config):
+        model.train()
+        started, window = time.perf_counter(), []
+        for batch in batches(loader, state.epoch):
+            batch = to_device(batch, rt.device)
+            with rt.autocast():
+                out = wrapped(batch)
+            optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
+            optimizer.step()
+            state.step += 1
+            window.append(float(out.loss.detach()))
+            if progress is not None:
+                progress(state.step, len(loader))
+            if state.step % config.log_every == 0:
+                _record(state, log, {"step": state.step, "train/loss": float(np.mean(window))})
+                window = []
+            if _out_of_steps(state, config):
+                break
+        seconds = time.perf_counter() - started
+        metrics, dev_loss, _ = evaluate(model, dev_arrays, tokenizer, loader_config, rt,
+                                        max_new_tokens=config.max_new_tokens)
+        value = selection_value(config, metrics, dev_loss)
+        state.epoch += 1
+        event = {"step": state.step, "epoch": state.epoch, "dev/loss": dev_loss, "dev/select": value,
+                 "train/epoch_seconds": seconds,
+                 **{f"dev/{d}/{k}": v for d, m in metrics.items() for k, v in m.items()}}
+        _record(state, log, event)
+        if value > state.best_value:
+            state.best_value, state.best_epoch, state.bad_epochs = value, state.epoch, 0
+            if rt.is_main:
+                with atomic_dir(checkpoints / BEST) as tmp:
+                    save_model(model, tmp)
+                    (tmp / DEV_METRICS).write_text(json.dumps(
+                        {"epoch": state.epoch, "dev_loss": dev_loss, "select": value, "metrics": metrics},
+                        indent=2) + "\n")
+        else:
+            state.bad_epochs += 1
+        if rt.is_main:
+            save_checkpoint(checkpoints, state, model, optimizer)
+        if config.patience and state.bad_epochs >= config.patience:
+            break
+    if rt.world_size > 1:
+        torch.distributed.barrier()
+    return state
+
+
+def _record(state: State, log: Callable[[dict[str, Any]], None], event: dict[str, Any]) -> None:
+    state.history.append(event)
+    log(event)
+
+
+def _out_of_steps(state: State, config: TrainConfig) -> bool:
+    return config.max_steps > 0 and state.step >= config.max_steps
+
+
+def run_id(*, configs: Mapping[str, Any], files: Mapping[str, Path]) -> str:
+    """The identity of a run: its configs and the sha256 of its input files."""
+    from unimse_core.io.manifest import sha256_file
+
+    hashes = {}
+    for name, path in sorted(files.items()):
+        if path.is_dir():
+            hashes[name] = {p.relative_to(path).as_posix(): sha256_file(p) for p in sorted(path.rglob("*")) if p.is_file()}
+        else:
+            hashes[name] = sha256_file(path)
+    return fingerprint({k: to_dict(v) for k, v in configs.items()}, hashes)
