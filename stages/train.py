@@ -37,6 +37,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
             params: Path) -> None:
     """Train UniMSE, select the checkpoint on the dev set, write the selected model."""
     from transformers import AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
     from unimse_core.model import build_model, save_model  # noqa: F401 - heavy imports at run time only
     from unimse_core.training import runtime
@@ -53,6 +54,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         dev_arrays = read_h5(merged, "valid", mmap_over_bytes=loader_config.mmap_over_bytes)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
+    transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     rt = runtime(config)
     seed_everything(config.seed)
