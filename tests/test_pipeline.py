@@ -36,6 +36,12 @@ def project(tmp_path_factory) -> Path:
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
+    # The embedded default, shrunk so that the suite stays fast: the same stages, fewer rows and steps.
+    params = yaml.safe_load((dest / "params.yaml").read_text())
+    for dataset in ("mosi", "mosei", "meld", "iemocap"):
+        params["synthetic"][dataset].update(train=32, valid=8, test=8)
+    params["train"].update(epochs=2, max_steps=4)
+    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], dest)
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "copy"], dest)
@@ -54,7 +60,7 @@ def set_param(project: Path, group: str, key: str, value) -> None:
 
 def test_dvc_repro_runs_the_embedded_default(project):
     first = run(["dvc", "repro"], project)
-    assert {"synthesize", "fetch", "embed", "labels", "merge"} <= stages_run(first.stdout)
+    assert {"synthesize", "fetch", "embed", "labels", "merge", "tokenizer", "train"} <= stages_run(first.stdout)
     assert {f"preprocess@{d}" for d in ("mosi", "mosei", "meld", "iemocap")} <= stages_run(first.stdout)
     report = json.loads((project / "data" / "verified.json").read_text())
     assert report["ok"] and report["source"] == "synthetic"
@@ -62,6 +68,10 @@ def test_dvc_repro_runs_the_embedded_default(project):
     merged = json.loads((project / "metrics" / "merge.json").read_text())
     assert merged["combination"] == "moseldmp" and set(merged["counts"]) == {
         "train", "valid", "test/mosi", "test/mosei", "test/meld", "test/iemocap"}
+
+    summary = json.loads((project / "metrics" / "train.json").read_text())
+    assert summary["steps"] == 4 and set(summary["dev"]) == {"mosi", "mosei", "meld", "iemocap"}
+    assert (project / "models" / "selected" / "config.json").exists()
 
     again = run(["dvc", "repro"], project)
     assert stages_run(again.stdout) == set()
