@@ -24,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge": ("stages.merge", "Merge the preprocessed datasets of merge.combination into one training file."),
     "tokenizer": ("stages.tokenizer", "Train the scratch tokenizer on the training texts, or copy the backbone's."),
     "train": ("stages.train", "Train UniMSE, select the checkpoint on the dev set, write the selected model."),
+    "evaluate": ("stages.evaluate", "Evaluate the selected model on every test set: predictions and test metrics."),
+    "report": ("stages.report", "Write the run's report: test metrics beside the paper's, data, labels, training, figures."),
+    "predict": ("stages.predict", "Print the universal label of one utterance (text, optional audio and video .npy files)."),
+    "aggregate": ("stages.aggregate", "Mean and standard deviation of test metrics over several runs (seeds)."),
 }
 
 

@@ -19,7 +19,7 @@ from unimse_core.config import (ConfigError, LoaderConfig, ModelConfig, TrainCon
                                 to_dict)
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
-from unimse_core.io.hdf5 import library_versions, read_h5
+from unimse_core.io.hdf5 import library_versions, read_attrs, read_h5
 from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
 
 PathOption = click.Path(path_type=Path)
@@ -80,7 +80,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         shutil.copytree(best, tmp, dirs_exist_ok=True)
         tokenizer.save_pretrained(tmp)
         (tmp / "run.json").write_text(json.dumps(
-            {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config)},
+            {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config),
+                         # how inputs were built, so that `unimse predict` builds them the same way
+                         "text": _text_config(merged)},
              "world_size": rt.world_size, "versions": library_versions(), "run_id": identity}, indent=2) + "\n")
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
                          "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,
@@ -107,3 +109,9 @@ class _Live:
             if name not in ("step", "epoch") and isinstance(value, (int, float)):
                 self.live.log_metric(name, value, plot=True)
         self.live.make_summary()
+
+
+def _text_config(merged: Path) -> dict:
+    """The `text` params the merged file's rows were built with (every dataset shares them)."""
+    sources = read_attrs(merged)["sources"]
+    return next(iter(sources.values()))["config"]["text"]

@@ -394,3 +394,27 @@ class ModelConfig:
                 return (f"fusion_blocks: {self.fusion_blocks} blocks asked, but the scratch model has "
                         f"{self.num_layers} encoder and {self.num_decoder_layers} decoder blocks")
         return None
+
+
+@dataclass(frozen=True)
+class EvaluateConfig:
+    """`evaluate`: greedy generation on the test sets with the selected model (unimse_core/evaluation.py,
+    unimse_core/constrained.py)."""
+
+    constrained: bool = param(
+        help="true: decoding within the universal-label grammar, so that every output parses (ours); "
+             "false: free greedy decoding (the reference); unparsable outputs are counted either way")
+    max_new_tokens: int = param(
+        ge=1, help="generated tokens per utterance at most; constrained decoding needs >= 17, one token per "
+                   "character of the shortest label")
+    device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
+    bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
+
+    # Characters of the shortest label, neutral,0,joy,joy (= constrained.LabelGrammar(...).shortest_label(), tested).
+    SHORTEST_LABEL = 17
+
+    def check(self) -> str | None:
+        if self.constrained and self.max_new_tokens < self.SHORTEST_LABEL:
+            return (f"max_new_tokens: constrained decoding needs at least {self.SHORTEST_LABEL} (one token per "
+                    f"character of the shortest label), got {self.max_new_tokens}")
+        return None

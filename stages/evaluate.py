@@ -1,0 +1,85 @@
+"""Stage `evaluate`: the selected model on every test set of the merged file, once (UNIMSE.md section 5).
+
+Reads only the `test/<dataset>` groups. Writes `<predictions>/<dataset>.csv` (one row per test
+utterance: id, input, target, generated text, parsed fields, prediction, gold) and `--metrics`, a
+JSON `{dataset: {metric: value}}` with MMSA's names for MOSI/MOSEI, acc and weighted_f1 for
+MELD/IEMOCAP, and `unparsable` (outputs whose dataset field does not parse) for each.
+`evaluate.constrained: true` (our default) decodes within the label grammar so that unparsable is 0;
+false decodes freely, as the reference does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from unimse_core.config import ConfigError, EvaluateConfig, LoaderConfig, TextConfig, load_config, read_params
+from unimse_core.io.atomic import atomic_dir, write_json
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import list_groups, read_h5
+from unimse_core.io.tables import write_table
+
+PathOption = click.Path(path_type=Path)
+
+
+@click.command()
+@click.option("--model", "model_dir", type=PathOption, required=True, help="folder of the selected model and tokenizer")
+@click.option("--merged", type=PathOption, required=True, help="merged HDF5 file (only its test/* groups are read)")
+@click.option("--predictions", type=PathOption, required=True, help="folder of the per-dataset prediction tables")
+@click.option("--metrics", "metrics_path", type=PathOption, required=True, help="test metrics (JSON)")
+@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path, params: Path) -> None:
+    """Evaluate the selected model on every test set: predictions and test metrics."""
+    from transformers.utils import logging as transformers_logging
+
+    from unimse_core.evaluation import check_model_folder, evaluate_tests, select_test_groups
+    from unimse_core.model import load_model  # heavy imports at run time only
+    from unimse_core.tokenizer import load_tokenizer
+    from unimse_core.training import runtime
+
+    try:
+        values = read_params(params)
+        config = load_config(EvaluateConfig, "evaluate", values)
+        loader_config = load_config(LoaderConfig, "loader", values)
+        score_decimals = load_config(TextConfig, "text", values).score_decimals
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    try:
+        groups = select_test_groups(list_groups(merged))
+        if not groups:
+            raise RawDataError(merged, "no test/<dataset> group to evaluate")
+        tests = {d: read_h5(merged, g, mmap_over_bytes=loader_config.mmap_over_bytes) for d, g in groups.items()}
+        check_model_folder(model_dir)
+    except (RawDataError, FileNotFoundError) as err:
+        raise click.ClickException(str(err)) from None
+    transformers_logging.disable_progress_bar()  # "Loading weights" would bury the table
+    try:
+        tokenizer = load_tokenizer(model_dir)
+        model = load_model(model_dir)
+        results = evaluate_tests(model, tests, tokenizer, loader_config, runtime(config),
+                                 max_new_tokens=config.max_new_tokens, constrained=config.constrained,
+                                 score_decimals=score_decimals)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    with atomic_dir(predictions) as tmp:
+        for dataset, table in results.tables.items():
+            write_table(tmp / f"{dataset}.csv", table)
+    write_json(metrics_path, results.metrics)
+    _print_metrics(results.metrics, config.constrained)
+    click.echo(f"evaluate: {', '.join(f'{d} {len(t)}' for d, t in tests.items())} test rows -> {metrics_path}, "
+               f"{predictions}")
+
+
+def _print_metrics(metrics: dict[str, dict[str, float | int | None]], constrained: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"test metrics ({'constrained' if constrained else 'free'} decoding)")
+    for column in ("dataset", "metric", "value"):
+        table.add_column(column)
+    for dataset, values in metrics.items():
+        for i, (name, value) in enumerate(values.items()):
+            shown = "-" if value is None else str(value) if isinstance(value, int) else f"{value:.4f}"
+            table.add_row(dataset if i == 0 else "", name, shown)
+    Console(stderr=True).print(table)

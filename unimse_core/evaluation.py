@@ -1,0 +1,210 @@
+"""Test-set evaluation and single-utterance prediction with a trained UniMSE (UNIMSE.md sections 3, 5).
+
+`predict_split` generates greedily, in batches, for every row of a split and returns the texts in
+row order; `constrained=True` keeps decoding inside the universal-label grammar
+(unimse_core/constrained.py) so that every output parses, `False` decodes freely as the reference
+does. `evaluate_tests` runs it on each test set, scores it with `metrics.dataset_metrics` (which
+never fails on garbage and counts unparsable outputs) and builds the per-row predictions table.
+`utterance_arrays` turns one MSA-style utterance (text, optional audio and video frames) into a
+one-row split exactly as preprocessing builds MOSI/MOSEI rows, for `unimse predict`.
+
+Pure functions of models, arrays and configs; reading and writing files is the stages' business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from unimse_core.config import LoaderConfig
+from unimse_core.constrained import LabelConstraint, decode_texts
+from unimse_core.data import make_loader
+from unimse_core.features import pack
+from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.metrics import MSA_DATASETS, dataset_metrics
+from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
+from unimse_core.text import msa_input, parse_target
+from unimse_core.training import Runtime, to_device
+
+# metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for MELD/IEMOCAP, then the count.
+MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
+                                "Non0_acc_2", "Non0_F1_score")
+CLASS_METRICS: tuple[str, ...] = ("acc", "weighted_f1")
+UNPARSABLE = "unparsable"
+TABLE_COLUMNS: tuple[str, ...] = ("id", "input", "target", "generated", "polarity", "score", "meld_emotion",
+                                  "iemocap_emotion", "parse_error", "prediction", "gold")
+TEST_PREFIX = "test/"
+
+# What `save_model(model, folder, tokenizer)` writes and loading needs (one of each tuple).
+MODEL_FILES: tuple[tuple[str, ...], ...] = (
+    (EXTRA_CONFIG,), (EXTRA_WEIGHTS,), ("config.json",),
+    ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
+    ("tokenizer_config.json",), ("tokenizer.json", "spiece.model"))
+
+
+def metric_names(dataset: str) -> tuple[str, ...]:
+    """The keys of a dataset's entry in metrics/test.json, in order."""
+    return (*(MSA_METRICS if dataset in MSA_DATASETS else CLASS_METRICS), UNPARSABLE)
+
+
+# ----------------------------------------------------------------------------------------------
+# generation
+
+
+def label_constraint(tokenizer: Any, *, score_decimals: int, max_new_tokens: int) -> LabelConstraint:
+    """The grammar constraint of a tokenizer (build once, reuse: it caches per generated prefix)."""
+    return LabelConstraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
+
+
+def generate_texts(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
+                   max_new_tokens: int, constraint: LabelConstraint | None = None) -> list[str]:
+    """`predict_split` with a constraint already built (None: free decoding)."""
+    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0)
+    model.to(rt.device).eval()
+    texts: dict[int, str] = {}
+    with torch.inference_mode(), rt.autocast():
+        for batch in loader:
+            batch = to_device(batch, rt.device)
+            generated = model.generate(batch, max_new_tokens=max_new_tokens, constrained=constraint)  # [B, 1 + n]
+            for i, text in zip(batch["index"].tolist(), decode_texts(tokenizer, generated)):
+                texts.setdefault(i, text)
+    return [texts[i] for i in range(len(arrays))]
+
+
+def predict_split(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
+                  max_new_tokens: int, constrained: bool, score_decimals: int) -> list[str]:
+    """Greedy generations for every row of `arrays`, in row order, batched by `loader.eval_batch_size`.
+
+    `constrained`: only universal labels with at most `score_decimals` decimals can come out (needs
+    max_new_tokens >= 17). The model goes to `rt.device` in eval mode.
+    """
+    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
+                  if constrained else None)
+    return generate_texts(model, arrays, tokenizer, loader_config, rt, max_new_tokens=max_new_tokens,
+                          constraint=constraint)
+
+
+# ----------------------------------------------------------------------------------------------
+# test sets
+
+
+@dataclass(frozen=True)
+class EvalResults:
+    """metrics: {dataset: {metric: value}} (`metric_names` order; a NaN metric is None);
+    tables: {dataset: {column: values}} (TABLE_COLUMNS, one row per test row, in file order)."""
+
+    metrics: dict[str, dict[str, float | int | None]]
+    tables: dict[str, dict[str, list[Any]]]
+
+
+def select_test_groups(groups: list[str]) -> dict[str, str]:
+    """{dataset: group} of the `test/<dataset>` groups among a merged file's groups, in file order."""
+    return {g[len(TEST_PREFIX):]: g for g in groups if g.startswith(TEST_PREFIX)}
+
+
+def evaluate_tests(model: UniMSE, tests: Mapping[str, SplitArrays], tokenizer: Any, loader_config: LoaderConfig,
+                   rt: Runtime, *, max_new_tokens: int, constrained: bool, score_decimals: int) -> EvalResults:
+    """Generate on each test set (`tests`: dataset -> its rows), score it and tabulate the predictions."""
+    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
+                  if constrained else None)
+    metrics, tables = {}, {}
+    for dataset, arrays in tests.items():
+        others = sorted(set(arrays.dataset) - {dataset})
+        if others:
+            raise ValueError(f"test set {dataset!r} holds rows of {', '.join(others)}")
+        generated = generate_texts(model, arrays, tokenizer, loader_config, rt, max_new_tokens=max_new_tokens,
+                                   constraint=constraint)
+        metrics[dataset] = ordered_metrics(dataset, dataset_metrics(dataset, generated, arrays.gold_score,
+                                                                    arrays.gold_emotion))
+        tables[dataset] = prediction_table(dataset, arrays, generated)
+    return EvalResults(metrics, tables)
+
+
+def ordered_metrics(dataset: str, metrics: Mapping[str, float]) -> dict[str, float | int | None]:
+    """`metrics` in the order of `metric_names` (exactly those keys), `unparsable` an int, NaN as None (JSON null)."""
+    names = metric_names(dataset)
+    if set(metrics) != set(names):
+        raise ValueError(f"{dataset}: metrics {sorted(metrics)}, expected {list(names)}")
+    out: dict[str, float | int | None] = {}
+    for name in names:
+        value = metrics[name]
+        if name == UNPARSABLE:
+            out[name] = int(value)
+        else:
+            out[name] = float(value) if math.isfinite(value) else None
+    return out
+
+
+def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str]) -> dict[str, list[Any]]:
+    """One row per utterance: id, input, target, generated text, its parsed fields (empty where they do
+    not parse), the first parse problem (`parse_error`, empty when it parses), the field that counts for
+    the dataset (`prediction`: score or emotion word; empty: unparsable) and the gold value."""
+    if len(generated) != len(arrays):
+        raise ValueError(f"{len(generated)} generated texts for {len(arrays)} rows")
+    parsed = [parse_target(text) for text in generated]
+    gold = ([float(s) for s in arrays.gold_score] if dataset in MSA_DATASETS else list(arrays.gold_emotion))
+    return {"id": list(arrays.ids), "input": list(arrays.inputs), "target": list(arrays.targets),
+            "generated": list(generated),
+            "polarity": [p.polarity for p in parsed], "score": [p.score for p in parsed],
+            "meld_emotion": [p.meld_emotion for p in parsed], "iemocap_emotion": [p.iemocap_emotion for p in parsed],
+            "parse_error": [p.reason for p in parsed], "prediction": [p.prediction(dataset) for p in parsed],
+            "gold": gold}
+
+
+# ----------------------------------------------------------------------------------------------
+# one utterance
+
+
+def check_model_folder(folder: str | Path) -> None:
+    """FileNotFoundError naming the first file of a saved model (weights, configs, tokenizer) that is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: model folder not found")
+    for names in MODEL_FILES:
+        if not any((folder / name).is_file() for name in names):
+            raise FileNotFoundError(f"{folder / names[0]}: missing model file"
+                                    + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "")
+                                    + "; expected a folder written by the train stage")
+
+
+def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video: np.ndarray | None,
+                     feature_dim: int) -> SplitArrays:
+    """One MOSI/MOSEI-style row: input `msa_input(text, prefix)`, frames [T, feature_dim] with NaN/inf set
+    to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
+    frames = {}
+    for name, value in (("audio", audio), ("video", video)):
+        if value is not None:
+            value = np.asarray(value)
+            if value.ndim != 2 or value.shape[1] != feature_dim:
+                raise ValueError(f"{name} frames: expected shape [frames, {feature_dim}], got {value.shape}")
+            if value.dtype.kind not in "biuf":
+                raise ValueError(f"{name} frames: expected numbers, got dtype {value.dtype}")
+        packed = pack([None if value is None else value.astype(np.float32, copy=False)], feature_dim)
+        frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
+    return SplitArrays(ids=["input"], dataset=["mosi"], inputs=[msa_input(text, prefix=prefix)], targets=[""],
+                       gold_score=np.full(1, np.nan, dtype=np.float32), gold_emotion=[""], polarity=[""], **frames)
+
+
+def universal_label(generated: str) -> dict[str, Any]:
+    """The parsed universal label of a generated text: generated, valid, reason, polarity, score,
+    meld_emotion, iemocap_emotion (None where a field does not parse)."""
+    parsed = parse_target(generated)
+    return {"generated": generated, "valid": parsed.valid, "reason": parsed.reason, "polarity": parsed.polarity,
+            "score": parsed.score, "meld_emotion": parsed.meld_emotion, "iemocap_emotion": parsed.iemocap_emotion}
+
+
+def single_worker(config: LoaderConfig) -> LoaderConfig:
+    """`config` with no DataLoader worker processes (a handful of rows is faster in-process)."""
+    return dataclasses.replace(config, num_workers=0)
+
+
+__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "EvalResults", "check_model_folder", "evaluate_tests",
+           "generate_texts", "label_constraint", "metric_names", "ordered_metrics", "predict_split",
+           "prediction_table", "single_worker", "select_test_groups", "universal_label", "utterance_arrays"]

@@ -1,0 +1,592 @@
+"""The run's report (our test metrics beside the paper's, data, labels, training, figures) and the
+aggregate of several runs (mean and standard deviation over seeds).
+
+Scales: our metrics files hold fractions (0.4868); the paper prints accuracies and F1 scores in
+percent (48.68). Every table here shows both on the paper's scale: percent for accuracies and F1
+scores, MAE and Pearson r as they are.
+
+The paper's numbers (UNIMSE.md section 5, single model trained on MOSELDMP). Its MOSI/MOSEI tables
+print Acc-2 and F1 as "has-0 / non-0" pairs (MMSA's convention): MOSI Acc-2 85.85/86.90 and F1
+85.83/86.42; for MOSEI the section keeps the non-0 values (Acc-2 87.50, F1 87.46). The non-0 values
+are the ones quoted on their own elsewhere (Papers with Code: MOSI Acc-2 86.9, F1 86.42).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from unimse_core.config import DATASETS
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.tables import read_table
+from unimse_core.metrics import CLASSES, MSA_DATASETS
+
+PAPER: dict[str, dict[str, float]] = {
+    "mosi": {"MAE": 0.691, "Corr": 0.809, "Mult_acc_7": 48.68, "Has0_acc_2": 85.85, "Has0_F1_score": 85.83,
+             "Non0_acc_2": 86.90, "Non0_F1_score": 86.42},
+    "mosei": {"MAE": 0.523, "Mult_acc_7": 54.39, "Non0_acc_2": 87.50, "Non0_F1_score": 87.46},
+    "meld": {"acc": 65.09, "weighted_f1": 65.51},
+    "iemocap": {"acc": 70.56, "weighted_f1": 70.66},
+}
+MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
+                                "Non0_acc_2", "Non0_F1_score")
+CLASS_METRICS: tuple[str, ...] = ("acc", "weighted_f1")
+METRIC_NAMES: dict[str, str] = {
+    "MAE": "MAE (lower is better)", "Corr": "Corr", "Mult_acc_7": "Acc-7", "Mult_acc_5": "Acc-5",
+    "Has0_acc_2": "Acc-2 has-0", "Has0_F1_score": "F1 has-0", "Non0_acc_2": "Acc-2 non-0",
+    "Non0_F1_score": "F1 non-0", "acc": "Acc", "weighted_f1": "weighted F1", "unparsable": "unparsable outputs",
+}
+RAW_SCALE = frozenset({"MAE", "Corr", "unparsable"})  # every other metric is a share, shown in percent
+DATASET_NAMES = {"mosi": "MOSI", "mosei": "MOSEI", "meld": "MELD", "iemocap": "IEMOCAP"}
+PRIMARY = {"mosi": "Mult_acc_7", "mosei": "Mult_acc_7", "meld": "weighted_f1", "iemocap": "weighted_f1"}
+MISSING = "—"
+
+# The paper's setting, key by key (docs/reproducing.md). A model or encoder given as a local folder
+# matches by its folder name.
+PAPER_SETTINGS: dict[str, Any] = {
+    "data.source": "local", "data.text_only": False, "merge.combination": "moseldmp",
+    "embed.encoder": "princeton-nlp/sup-simcse-bert-base-uncased", "embed.pooling": "pooler",
+    "labels.neighbour_splits": ["train", "valid", "test"], "model.backbone": "t5-base", "model.fusion": "both",
+    "model.fusion_blocks": 3, "model.pmf_init": "random", "model.contrastive": True,
+    "train.trainable_blocks": [-2, -1], "train.lr_t5": 3e-4, "train.lr_other": 1e-4, "loader.batch_size": 32,
+    "evaluate.constrained": False,
+}
+NAMED_BY_FOLDER = frozenset({"embed.encoder", "model.backbone"})
+
+
+def metrics_of(dataset: str) -> tuple[str, ...]:
+    return MSA_METRICS if dataset in MSA_DATASETS else CLASS_METRICS
+
+
+def on_paper_scale(metric: str, value: float | None) -> float | None:
+    """A value of our metrics files on the paper's scale (percent for shares)."""
+    if value is None or metric in RAW_SCALE:
+        return value
+    return 100.0 * value
+
+
+def format_value(metric: str, value: float | None, *, signed: bool = False) -> str:
+    """A value already on the paper's scale, with the paper's decimals (3 for MAE and Corr, 2 else)."""
+    if value is None:
+        return MISSING
+    if isinstance(value, float) and math.isnan(value):
+        return "n/a"
+    if metric == "unparsable":
+        return f"{value:+g}" if signed else f"{value:g}"
+    decimals = 3 if metric in RAW_SCALE else 2
+    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the comparison, both values on the paper's scale (None: absent)."""
+
+    dataset: str
+    metric: str
+    ours: float | None
+    paper: float | None
+
+    @property
+    def delta(self) -> float | None:
+        if self.ours is None or self.paper is None or math.isnan(self.ours):
+            return None
+        return self.ours - self.paper
+
+
+def comparison(test: Mapping[str, Mapping[str, Any]]) -> list[Row]:
+    """Every metric of every dataset that we evaluated or the paper reports, in a fixed order.
+
+    A dataset that was not evaluated keeps the paper's rows (ours absent); a metric the paper does
+    not report keeps ours (paper absent).
+    """
+    rows = []
+    for dataset in DATASETS:
+        ours = test.get(dataset) or {}
+        paper = PAPER.get(dataset, {})
+        for metric in metrics_of(dataset):
+            value = ours.get(metric)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value)
+            else:  # null in test.json is a metric that is not defined for this run (NaN): shown as n/a
+                value = math.nan if metric in ours else None
+            if value is None and metric not in paper:
+                continue
+            rows.append(Row(dataset, metric, on_paper_scale(metric, value), paper.get(metric)))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------
+# reading the run's files
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RawDataError(path, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RawDataError(path, f"not valid JSON: {err}") from None
+
+
+def read_live(folder: str | Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """dvclive's curves: `<folder>/plots/metrics/<name>.tsv` (columns `step` and the metric) ->
+    {"train/loss": (steps, values), "dev/mosi/Mult_acc_7": ...}. Empty files are left out."""
+    root = Path(folder) / "plots" / "metrics"
+    curves = {}
+    for path in sorted(root.rglob("*.tsv")):
+        with path.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.DictReader(handle, delimiter="\t"))
+        column = path.stem
+        if not rows or "step" not in rows[0] or column not in rows[0]:
+            continue
+        try:
+            steps = np.array([float(r["step"]) for r in rows])
+            values = np.array([float(r[column]) if r[column] not in ("", None) else np.nan for r in rows])
+        except (TypeError, ValueError) as err:
+            raise RawDataError(path, f"not a dvclive curve (numbers in columns step, {column}): {err}") from None
+        curves[path.relative_to(root).with_suffix("").as_posix()] = (steps, values)
+    return curves
+
+
+def read_predictions(path: str | Path) -> dict[str, list[str]]:
+    """A prediction table of the evaluate stage: at least the columns `prediction` and `gold`."""
+    return read_table(path, required=("prediction", "gold"))
+
+
+def as_float(value: str) -> float:
+    """A score cell: the number, or NaN where it is empty or not a number (an unparsable output)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    title: str
+    path: Path
+
+
+def write_figures(folder: Path, *, predictions: Path | None, live: Path | None) -> list[FigureFile]:
+    """Write the PNGs of whatever exists into `folder`: a confusion matrix per MELD/IEMOCAP table,
+    a scatter per MOSI/MOSEI table, the loss curves and the dev-metric curves."""
+    from unimse_core import plots  # matplotlib only where figures are drawn
+    from unimse_core.text import IEMOCAP_WORDS
+
+    figures = []
+    for dataset in DATASETS:
+        table_path = None if predictions is None else predictions / f"{dataset}.csv"
+        if table_path is None or not table_path.is_file():
+            continue
+        table = read_predictions(table_path)
+        if not table["gold"]:
+            continue
+        name = DATASET_NAMES[dataset]
+        if dataset in MSA_DATASETS:
+            title = f"{name} test: predicted vs true score"
+            path = plots.save_scatter([as_float(v) for v in table["prediction"]], [as_float(v) for v in table["gold"]],
+                                      folder / f"scatter_{dataset}.png", title=title)
+        else:
+            gold = [IEMOCAP_WORDS.get(g, g) if dataset == "iemocap" else g for g in table["gold"]]
+            try:
+                counts, rows, columns = plots.confusion_matrix(table["prediction"], gold, CLASSES[dataset])
+            except ValueError as err:
+                raise RawDataError(table_path, str(err)) from None
+            title = f"{name} test: confusion (rows sum to 100%)"
+            path = plots.save_confusion(counts, rows, columns, folder / f"confusion_{dataset}.png", title=title)
+        figures.append(FigureFile(title, path))
+    curves = read_live(live) if live is not None and live.is_dir() else {}
+    losses = {name: curves[name] for name in ("train/loss", "dev/loss") if name in curves}
+    if losses:
+        figures.append(FigureFile("Training and dev loss", plots.save_curves(
+            losses, folder / "curves_loss.png", title="loss", ylabel="loss")))
+    dev = {f"{DATASET_NAMES[d]} {METRIC_NAMES[PRIMARY[d]]}": curves[f"dev/{d}/{PRIMARY[d]}"]
+           for d in DATASETS if f"dev/{d}/{PRIMARY[d]}" in curves}
+    if dev:
+        figures.append(FigureFile("Dev metrics per epoch (shares, 0..1)", plots.save_curves(
+            dev, folder / "curves_dev.png", title="dev metrics", ylabel="share")))
+    return figures
+
+
+# ----------------------------------------------------------------------------------------------
+# the report
+
+
+def flatten(params: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"train": {"seed": 0}} -> {"train.seed": 0}; lists stay values."""
+    out = {}
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def paper_differences(params: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """(key, ours, the paper's) for every setting of PAPER_SETTINGS that differs; absent keys are skipped."""
+    flat = flatten(params)
+    out = []
+    for key, expected in PAPER_SETTINGS.items():
+        if key not in flat:
+            continue
+        value = flat[key]
+        if key in NAMED_BY_FOLDER:
+            same = isinstance(value, str) and Path(value.rstrip("/")).name == Path(expected).name
+        elif isinstance(expected, list):
+            same = isinstance(value, (list, tuple)) and sorted(value) == sorted(expected)
+        elif isinstance(expected, float):
+            same = isinstance(value, (int, float)) and math.isclose(value, expected)
+        else:
+            same = value == expected
+        if not same:
+            out.append((key, value, expected))
+    return out
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], align: Sequence[str] | None = None) -> list[str]:
+    align = align or ["l"] + ["r"] * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _yaml_value(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10**6).strip().removesuffix("...").strip()
+
+
+def test_counts(dataset: str, merge: Mapping[str, Any] | None, predictions: Mapping[str, int]) -> int | None:
+    """Test samples of a dataset: rows of its prediction table, else the merge summary's count."""
+    if dataset in predictions:
+        return predictions[dataset]
+    totals = (merge or {}).get("totals") or {}
+    value = totals.get(f"test/{dataset}")
+    return int(value) if isinstance(value, int) else None
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report shows; every part but `test` and `params` may be absent."""
+
+    test: Mapping[str, Mapping[str, Any]]
+    params: Mapping[str, Any]
+    train: Mapping[str, Any] | None = None
+    labels: Mapping[str, Any] | None = None
+    merge: Mapping[str, Any] | None = None
+    prediction_rows: Mapping[str, int] = field(default_factory=dict)
+    figures: Sequence[tuple[str, str]] = ()  # (title, link relative to the report)
+
+
+def synthetic(params: Mapping[str, Any]) -> bool:
+    return (params.get("data") or {}).get("source") == "synthetic"
+
+
+def render_report(inputs: ReportInputs) -> str:
+    """The report as Markdown."""
+    p = inputs.params
+    flat = flatten(p)
+    lines = ["# UniMSE: run report", ""]
+    if synthetic(p):
+        lines += ["> **SYNTHETIC DATA: these numbers are not comparable to the paper's.** This run used the "
+                  "embedded synthetic data (`data.source: synthetic`), made to exercise the pipeline, not to "
+                  "measure the method. Reproduce the paper with the real features: docs/reproducing.md.", ""]
+    lines += ["## Run", ""]
+    run = [("data", f"{flat.get('data.source', MISSING)}: {', '.join(flat.get('data.datasets', []) or []) or MISSING}"
+                    + (" (text only)" if flat.get("data.text_only") else "")),
+           ("training set", f"merge.combination {flat.get('merge.combination', MISSING)}"),
+           ("backbone", str(flat.get("model.backbone", MISSING))),
+           ("decoding", MISSING if "evaluate.constrained" not in flat else
+            "greedy, constrained to the label grammar" if flat["evaluate.constrained"] else "greedy, free"),
+           ("seed", f"train.seed {flat.get('train.seed', MISSING)} (merge.seed {flat.get('merge.seed', MISSING)}"
+                    + (f", synthetic.seed {flat.get('synthetic.seed')}" if synthetic(p) else "") + ")")]
+    t = inputs.train or {}
+    if t:
+        run.append(("selected checkpoint",
+                    f"epoch {t.get('best_epoch', MISSING)} of {t.get('epochs_run', MISSING)} on "
+                    f"{t.get('select_on', MISSING)} ({_number(t.get('best_select'))}), {t.get('steps', MISSING)} steps"
+                    + (", stopped early" if t.get("stopped_early") else "")))
+    lines += _table(["", ""], run, align=["l", "l"]) + [""]
+    differences = paper_differences(p)
+    if differences:
+        lines += ["Settings that differ from the paper's (docs/reproducing.md, docs/deviations.md):", ""]
+        lines += [f"- `{key}`: {_yaml_value(ours)} (paper: {_yaml_value(paper)})" for key, ours, paper in differences]
+        lines += [""]
+
+    lines += ["## Test results beside the paper's", "",
+              "Accuracies and F1 scores in percent, as the paper prints them; MAE and Pearson r (Corr) as they "
+              f"are. Δ = ours − paper. {MISSING}: not reported by the paper, or not evaluated in this run. "
+              "Paper: UniMSE trained on MOSELDMP (MOSI+MOSEI+MELD+IEMOCAP), single model.", ""]
+    rows = [(DATASET_NAMES[r.dataset], METRIC_NAMES[r.metric], format_value(r.metric, r.ours),
+             format_value(r.metric, r.paper), format_value(r.metric, r.delta, signed=True))
+            for r in comparison(inputs.test)]
+    lines += _table(["dataset", "metric", "ours", "paper", "Δ"], rows, align=["l", "l", "r", "r", "r"]) + [""]
+
+    evaluated = [d for d in DATASETS if d in inputs.test]
+    if evaluated:
+        lines += ["## Unparsable outputs", "",
+                  "Generated labels that do not parse; they are scored as a neutral 0.0 (MOSI/MOSEI) or as wrong "
+                  "(MELD/IEMOCAP), never left out.", ""]
+        unparsable = []
+        for d in evaluated:
+            count = inputs.test[d].get("unparsable")
+            n = test_counts(d, inputs.merge, inputs.prediction_rows)
+            share = f"{100 * count / n:.1f}%" if isinstance(count, (int, float)) and n else MISSING
+            unparsable.append((DATASET_NAMES[d], MISSING if count is None else f"{count:g}",
+                               MISSING if n is None else n, share))
+        lines += _table(["dataset", "unparsable", "test samples", "share"], unparsable) + [""]
+
+    if inputs.merge:
+        lines += _data_section(inputs.merge)
+    if inputs.labels:
+        lines += _labels_section(inputs.labels)
+    if t:
+        lines += _training_section(t)
+    lines += ["## Figures", ""]
+    if inputs.figures:
+        for title, link in inputs.figures:
+            lines += [f"### {title}", "", f"![{title}]({link})", ""]
+    else:
+        lines += ["No figure: no prediction table and no training curve was found.", ""]
+    lines += ["## Configuration", "", "<details><summary>params.yaml of this run</summary>", "", "```yaml",
+              yaml.safe_dump(dict(p), sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else (MISSING if value is None else str(value))
+
+
+def _data_section(merge: Mapping[str, Any]) -> list[str]:
+    counts = merge.get("counts") or {}
+    datasets = [d for d in DATASETS if d in (merge.get("datasets") or DATASETS)]
+    rows = []
+    for d in datasets:
+        cells = [(counts.get(group) or {}).get(d) for group in ("train", "valid", f"test/{d}")]
+        if any(c is not None for c in cells):
+            rows.append([DATASET_NAMES[d]] + [MISSING if c is None else c for c in cells])
+    if not rows:
+        return []
+    totals = merge.get("totals") or {}
+    test_total = sum(v for k, v in totals.items() if k.startswith("test/") and isinstance(v, int))
+    rows.append(["all", totals.get("train", MISSING), totals.get("valid", MISSING), test_total or MISSING])
+    return ["## Data", "", f"Samples per split after preprocessing and merging (`merge.combination: "
+                           f"{merge.get('combination', MISSING)}`).", ""] + \
+        _table(["dataset", "train", "valid", "test"], rows) + [""]
+
+
+def _labels_section(labels: Mapping[str, Any]) -> list[str]:
+    encoder = labels.get("encoder") or {}
+    encoder_text = encoder.get("encoder", MISSING) if isinstance(encoder, Mapping) else str(encoder)
+    splits = labels.get("neighbour_splits") or (labels.get("config") or {}).get("neighbour_splits") or []
+    lines = ["## Universal labels", "",
+             f"Missing slots are copied from the cosine-nearest sample of the same polarity pool (encoder "
+             f"`{encoder_text}`, neighbours from {', '.join(splits) or MISSING}). "
+             "Counts over all splits. own: the dataset's own label; matched: copied from a neighbour; neutral: "
+             "a neutral sample keeps score 0 / neutral; no candidate: an empty pool.", ""]
+    pools = labels.get("pools") or {}
+    if pools:
+        rows = [[DATASET_NAMES.get(d, d), v.get("positive", 0), v.get("negative", 0), v.get("neutral", 0)]
+                for d, v in pools.items()]
+        lines += _table(["dataset", "positive", "negative", "neutral"], rows) + [""]
+    status = labels.get("status") or {}
+    cosine = labels.get("cosine") or {}
+    rows = []
+    for d, slots in status.items():
+        for slot, s in slots.items():
+            c = (cosine.get(d) or {}).get(slot) or {}
+            cos = (f"{c['median']:.3f} [{c['q05']:.3f}, {c['q95']:.3f}]"
+                   if all(isinstance(c.get(k), (int, float)) for k in ("median", "q05", "q95")) else MISSING)
+            rows.append([DATASET_NAMES.get(d, d), slot, s.get("own", 0), s.get("matched", 0), s.get("neutral", 0),
+                         s.get("no_candidate", 0), cos])
+    if rows:
+        lines += _table(["dataset", "slot", "own", "matched", "neutral", "no candidate",
+                         "cosine median [5%, 95%]"], rows, align=["l", "l", "r", "r", "r", "r", "r"]) + [""]
+    notes = []
+    mismatch = {d: n for d, n in (labels.get("pool_polarity_mismatch") or {}).items() if n}
+    if mismatch:
+        notes.append(f"samples whose polarity disagrees with their pool: {mismatch}")
+    if labels.get("empty_pools"):
+        notes.append(f"empty pools: {labels['empty_pools']}")
+    if labels.get("zero_vectors"):
+        notes.append(f"utterances with an all-zero embedding: {labels['zero_vectors']}")
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    return lines
+
+
+def _training_section(train: Mapping[str, Any]) -> list[str]:
+    keys = ("select_on", "best_epoch", "best_select", "epochs_run", "steps", "stopped_early", "train_rows",
+            "dev_rows", "world_size", "seconds_this_run")
+    facts = [(k, _number(train[k]) if k == "best_select" else str(train[k])) for k in keys if k in train]
+    lines = ["## Training", ""] + _table(["", ""], facts, align=["l", "r"]) + [""]
+    dev = train.get("dev") or {}
+    rows = [[DATASET_NAMES.get(d, d), METRIC_NAMES.get(m, m), format_value(m, on_paper_scale(m, float(v)))]
+            for d in DATASETS for m, v in (dev.get(d) or {}).items() if isinstance(v, (int, float))]
+    if rows:
+        lines += ["Dev metrics of the selected checkpoint (same scales as above):", ""]
+        lines += _table(["dataset", "metric", "dev"], rows, align=["l", "l", "r"]) + [""]
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# several runs (seeds)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished run: a label (experiment name, revision or file), its params (flat) and test metrics."""
+
+    name: str
+    metrics: Mapping[str, Mapping[str, Any]]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    rev: str = ""
+
+
+def runs_from_exp_show(entries: Any, metrics_file: str = "metrics/test.json") -> tuple[list[Run], list[str]]:
+    """The committed runs in the output of `dvc exp show --json`: baseline commits and their
+    experiments, not the workspace (a copy of one of them). Returns (runs, why others were skipped)."""
+    if not isinstance(entries, list):
+        raise ValueError("not the output of `dvc exp show --json`: expected a JSON list of revisions")
+    runs, skipped = [], []
+
+    def visit(state: Mapping[str, Any]) -> None:
+        rev = str(state.get("rev", ""))
+        name = state.get("name") or rev[:7]
+        data = state.get("data") or {}
+        metrics = ((data.get("metrics") or {}).get(metrics_file) or {}).get("data")
+        if state.get("error") or not isinstance(metrics, Mapping):
+            skipped.append(f"{name}: no {metrics_file}" + (" (the run failed)" if state.get("error") else ""))
+            return
+        params = {}
+        for file, result in (data.get("params") or {}).items():
+            prefix = "" if file == "params.yaml" else f"{file}:"
+            params.update(flatten((result or {}).get("data") or {}, prefix))
+        runs.append(Run(name=str(name), metrics=metrics, params=params, rev=rev))
+
+    for entry in entries:
+        if not isinstance(entry, Mapping):
+            raise ValueError("not the output of `dvc exp show --json`: an entry is not an object")
+        if entry.get("rev") == "workspace":
+            continue
+        visit(entry)
+        for exp_range in entry.get("experiments") or []:
+            for state in exp_range.get("revs") or []:
+                visit(state)
+    return runs, skipped
+
+
+def select_seed_runs(runs: Sequence[Run], seed_key: str = "train.seed") -> tuple[list[Run], list[str]]:
+    """Check that runs differ only by their seed, so that their spread is the seed's.
+
+    Runs with the same seed AND the same metrics are one result seen twice (an experiment of the
+    baseline's seed): the first is kept. Raises ValueError where other params differ, or where one
+    seed gave different metrics. Returns (runs kept, notes).
+    """
+    if not runs or not any(r.params for r in runs):
+        return list(runs), []
+    keys = sorted({k for r in runs for k in r.params} - {seed_key})
+    differing = [k for k in keys if len({json.dumps(r.params.get(k), sort_keys=True) for r in runs}) > 1]
+    if differing:
+        detail = "; ".join(f"{k}: " + ", ".join(f"{r.name}={_yaml_value(r.params.get(k))}" for r in runs)
+                           for k in differing[:3])
+        raise ValueError(f"the runs differ in more than {seed_key}: {detail}. Pick the runs of one setting "
+                         "with --name")
+    kept, notes, by_seed = [], [], {}
+    for run in runs:
+        seed = run.params.get(seed_key)
+        if seed in by_seed:
+            first = by_seed[seed]
+            if json.dumps(first.metrics, sort_keys=True) != json.dumps(run.metrics, sort_keys=True):
+                raise ValueError(f"{seed_key} {seed}: runs {first.name} and {run.name} have different metrics; "
+                                 "pick one with --name")
+            notes.append(f"{run.name}: same {seed_key} ({seed}) and metrics as {first.name}, counted once")
+            continue
+        by_seed[seed] = run
+        kept.append(run)
+    return kept, notes
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and sample standard deviation (ddof = 1; NaN for n < 2) over n finite values."""
+
+    mean: float
+    std: float
+    n: int
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if not finite:
+        return Summary(math.nan, math.nan, 0)
+    std = statistics.stdev(finite) if len(finite) > 1 else math.nan
+    return Summary(statistics.fmean(finite), std, len(finite))
+
+
+def aggregate(metrics: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str, Summary]]:
+    """{dataset: {metric: Summary}} over several `metrics/test.json` contents, raw scale.
+    A metric missing or not finite in a run is left out of that metric's n."""
+    out: dict[str, dict[str, Summary]] = {}
+    for dataset in DATASETS:
+        names = [m for m in (*metrics_of(dataset), "unparsable") if any(m in (r.get(dataset) or {}) for r in metrics)]
+        for name in names:
+            values = [(r.get(dataset) or {}).get(name) for r in metrics]
+            numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            out.setdefault(dataset, {})[name] = summarize(numbers)
+    return out
+
+
+def aggregate_rows(summary: Mapping[str, Mapping[str, Summary]]) -> list[tuple[str, str, str, str, str, str]]:
+    """(dataset, metric, mean, std, n, paper) on the paper's scale, for tables."""
+    rows = []
+    for dataset, metrics in summary.items():
+        for metric, s in metrics.items():
+            rows.append((DATASET_NAMES[dataset], METRIC_NAMES.get(metric, metric),
+                         format_value(metric, on_paper_scale(metric, s.mean)),
+                         format_value(metric, on_paper_scale(metric, s.std)), str(s.n),
+                         format_value(metric, PAPER.get(dataset, {}).get(metric))))
+    return rows
+
+
+def render_aggregate(summary: Mapping[str, Mapping[str, Summary]], runs: Sequence[Run],
+                     notes: Sequence[str] = (), seed_key: str = "train.seed") -> str:
+    lines = ["# UniMSE: results over several runs", "",
+             f"Mean and sample standard deviation (ddof = 1, the n - 1 denominator) over n = {len(runs)} run(s); "
+             "a metric that is missing or not finite in a run is left out of its n. Accuracies and F1 scores in "
+             f"percent, MAE and Corr as they are; std {MISSING} where n < 2.", ""]
+    if any(r.params for r in runs) and any(r.params.get("data.source") == "synthetic" for r in runs):
+        lines += ["> **SYNTHETIC DATA: these numbers are not comparable to the paper's.**", ""]
+    lines += _table(["dataset", "metric", "mean", "std", "n", "paper"],
+                    [r[:3] + (r[3].replace("n/a", MISSING),) + r[4:] for r in aggregate_rows(summary)],
+                    align=["l", "l", "r", "r", "r", "r"]) + [""]
+    lines += ["## Runs", ""]
+    with_seed = any(seed_key in r.params for r in runs)
+    header = ["run", "revision"] + ([seed_key] if with_seed else [])
+    lines += _table(header, [[r.name, r.rev[:7] or MISSING] + ([r.params.get(seed_key, MISSING)] if with_seed else [])
+                             for r in runs], align=["l"] * len(header)) + [""]
+    lines += [f"- {n}" for n in notes] + ([""] if notes else [])
+    return "\n".join(lines)
+
+
+def aggregate_json(summary: Mapping[str, Mapping[str, Summary]]) -> dict[str, dict[str, dict[str, float | int | None]]]:
+    """The summary as JSON data on the metrics files' scale (fractions), NaN as null."""
+    def clean(v: float) -> float | None:
+        return None if math.isnan(v) else v
+
+    return {d: {m: {"mean": clean(s.mean), "std": clean(s.std), "n": s.n} for m, s in metrics.items()}
+            for d, metrics in summary.items()}
