@@ -56,6 +56,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         raise click.ClickException(str(err)) from None
     transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    text_config = _text_config(merged)  # read before hours of training, not after
     rt = runtime(config)
     seed_everything(config.seed)
     model = build_model(model_config, tokenizer)
@@ -82,7 +83,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         (tmp / "run.json").write_text(json.dumps(
             {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config),
                          # how inputs were built, so that `unimse predict` builds them the same way
-                         "text": _text_config(merged)},
+                         "text": text_config},
              "world_size": rt.world_size, "versions": library_versions(), "run_id": identity}, indent=2) + "\n")
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
                          "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,

@@ -30,6 +30,7 @@ SCORES = (-2.0, -1.0, 0.0, 1.0, 2.0)
 SCORE_WORDS = ("awful", "bad", "plain", "good", "superb")
 EMOTIONS = ("neutral", "joy", "anger", "sadness")
 
+TEXT = dict(prefix="sst2 sentence: ", window=2, causal=False, iemocap_context="dialogue", score_decimals=2)
 MODEL = dict(backbone="scratch", d_model=16, d_ff=32, num_layers=2, num_decoder_layers=2, num_heads=2, d_kv=8,
              dropout_rate=0.1, feature_dim=FEATURE_DIM, lstm_hidden=4, lstm_layers=1, bidirectional=False,
              modality_dropout=0.1, fusion="both", fusion_blocks=1, pmf_bottleneck=8, pmf_init="identity",
@@ -60,8 +61,8 @@ def split(rows: dict[str, int], seed: int) -> SplitArrays:
             polarity = score_polarity(score)
             fields["ids"].append(f"{dataset}/{seed}/{i}")
             fields["dataset"].append(dataset)
-            fields["inputs"].append(f"sst2 sentence: the {word} thing {i % 3}")
-            fields["targets"].append(target(polarity, score, emotion, "neu", 2))
+            fields["inputs"].append(f"{TEXT['prefix']}the {word} thing {i % 3}")
+            fields["targets"].append(target(polarity, score, emotion, "neu", TEXT["score_decimals"]))
             fields["gold_score"].append(gold_score)
             fields["gold_emotion"].append(gold_emotion)
             fields["polarity"].append(polarity)
@@ -82,7 +83,9 @@ def write_inputs(folder: Path, *, train_rows: int = 24, dev_rows: int = 8, test_
     if test_groups:
         groups["test/mosi"] = split({"mosi": 4}, seed=3)
         groups["test/meld"] = split({"meld": 4}, seed=4)
-    write_h5(folder / "merged.h5", groups, {"combination": "tiny"})
+    # the root attributes the merge stage writes, as far as the train stage reads them
+    sources = {d: {"config": {"text": TEXT}, "sources": {}} for d in ("mosi", "meld")}
+    write_h5(folder / "merged.h5", groups, {"combination": "tiny", "sources": sources})
     train = groups["train"]
     tokenizer = train_tokenizer([*train.inputs, *train.targets],
                                 from_dict(TokenizerConfig, {"vocab_size": 200, "split_digits": True}, "tokenizer"))

@@ -59,12 +59,22 @@ Constraint = Callable[[int, torch.Tensor], list[int]] | LogitsProcessor
 
 
 class ModalityEncoder(nn.Module):
-    """Acoustic or visual encoder: an LSTM over the packed frames (eq. 1) and the utterance vector
+    """Acoustic or visual encoder: an LSTM over each row's frames (eq. 1) and the utterance vector
     u = Linear(Dropout(last hidden)) (eq. 2).
 
-    Rows with zero frames run on one zero frame (packing needs length >= 1); their frame outputs and
-    utterance vector are then set to zero, so they carry no information. pad_packed_sequence
-    already returns the rows in the caller's order (the reference permuted them a second time).
+    Forward-only (the default): the LSTM runs on the right-padded batch as it is. Its output at
+    frame i depends on frames <= i only, so padding cannot reach a row's own frames, and the last
+    hidden state is read at frame length - 1: the values of a packed run, without its cost. On the
+    CPU a packed LSTM slices its data once per time step and each slice's backward writes a zero
+    tensor of the whole packed size (quadratic in T: for 32 rows of ~157 audio frames, 0.26 s against
+    0.07 s padded on one core, and it took most of the default model's training step); oneDNN's LSTM
+    backward is slower still there, so on the CPU the padded run uses torch's native kernel.
+    Bidirectional: the backward direction must start at each row's last frame, so the rows are
+    packed (pad_packed_sequence returns them in the caller's order; the reference permuted them a
+    second time).
+
+    Rows with zero frames run on their first (padding) frame; their frame outputs and utterance
+    vector are then set to zero, so they carry no information.
     `utterance=False` (a modality only the contrastive loss uses) leaves the Linear out, so that no
     parameter goes without a gradient (DistributedDataParallel requires it); u is then None.
     """
@@ -89,17 +99,39 @@ class ModalityEncoder(nn.Module):
         lengths_cpu = lengths.detach().to("cpu", torch.int64)
         if lengths_cpu.numel() != b or bool((lengths_cpu < 0).any()) or bool((lengths_cpu > t).any()):
             raise ValueError(f"lengths {lengths_cpu.tolist()} do not fit features of shape {tuple(features.shape)}")
-        packed = pack_padded_sequence(features, lengths_cpu.clamp(min=1), batch_first=True, enforce_sorted=False)
-        packed_out, (h_n, _) = self.lstm(packed)
-        frames, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=t)  # [B, T, o], caller's order
-        # h_n [layers x directions, B, h], already in the caller's order: the last layer's directions side by side.
-        last = h_n[-self.directions:].transpose(0, 1).reshape(b, self.out_dim)  # [B, o]
-        has_frames = (lengths.to(features.device) > 0).unsqueeze(-1)  # [B, 1]
-        frames = frames * has_frames.unsqueeze(-1)  # the zero frame of an empty row leaves no trace
+        lengths = lengths.to(features.device)
+        if self.directions == 1:
+            with _native_lstm(features.device):
+                frames, _ = self.lstm(features)  # [B, T, o]; beyond a row's length: padding's outputs
+            last = frames[torch.arange(b, device=features.device), lengths.clamp(min=1) - 1]  # [B, o]
+        else:
+            packed = pack_padded_sequence(features, lengths_cpu.clamp(min=1), batch_first=True,
+                                          enforce_sorted=False)
+            packed_out, (h_n, _) = self.lstm(packed)
+            frames, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=t)  # [B, T, o]
+            # h_n [layers x directions, B, h], in the caller's order: the last layer's directions side by side.
+            last = h_n[-self.directions:].transpose(0, 1).reshape(b, self.out_dim)  # [B, o]
+        valid = torch.arange(t, device=features.device) < lengths.unsqueeze(1)  # [B, T]
+        frames = frames * valid.unsqueeze(-1)  # padding (and an empty row's first frame) leaves no trace
+        has_frames = (lengths > 0).unsqueeze(-1)  # [B, 1]
         if self.linear is None:
             return None, frames
         utterance = self.linear(self.dropout(last)) * has_frames  # eq. 2, [B, h]
         return utterance, frames
+
+
+@contextlib.contextmanager
+def _native_lstm(device: torch.device) -> Iterator[None]:
+    """On the CPU, run nn.LSTM with torch's native kernel rather than oneDNN's, whose backward took
+    seconds where the native one takes 0.1 s (32 rows of ~157 frames, torch 2.13); elsewhere a no-op."""
+    if device.type != "cpu" or not torch.backends.mkldnn.enabled:
+        yield
+        return
+    torch.backends.mkldnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.enabled = True
 
 
 class PMF(nn.Module):

@@ -178,28 +178,30 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.optim.Optimizer) -> None:
+def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.optim.Optimizer,
+                    rng: list[dict[str, Any]] | None = None) -> None:
+    """`rng`: the RNG states of every rank, in rank order (default: this process's alone). Each rank's
+    dropout draws as many numbers as its own batches need, so under DDP the states differ by rank."""
     payload = {"state": state.__dict__, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-               "rng": rng_state()}
+               "rng": rng if rng is not None else [rng_state()]}
     with atomic_path(folder / CHECKPOINT) as tmp:
         torch.save(payload, tmp)
 
 
-def load_checkpoint(folder: Path, expected: str, model: UniMSE,
-                    optimizer: torch.optim.Optimizer) -> State | None:
-    """The saved state when the checkpoint belongs to this run; None (and the folder cleared) otherwise."""
+def load_checkpoint(folder: Path, expected: str, model: UniMSE, optimizer: torch.optim.Optimizer,
+                    rank: int = 0) -> State | None:
+    """The saved state when the checkpoint belongs to this run (model, optimiser and this rank's RNG
+    restored); None otherwise. Reads only: `train` clears the folder of another run, on rank 0."""
     path = folder / CHECKPOINT
     if not path.exists():
         return None
     # our own file, written by save_checkpoint; weights_only=False for the RNG states (numpy arrays)
     payload = torch.load(path, map_location="cpu", weights_only=False)
     if payload["state"]["fingerprint"] != expected:
-        shutil.rmtree(folder)
-        folder.mkdir(parents=True)
         return None
     model.load_state_dict(payload["model"])
     optimizer.load_state_dict(payload["optimizer"])
-    set_rng_state(payload["rng"])
+    set_rng_state(payload["rng"][rank])
     return State(**payload["state"])
 
 
@@ -230,8 +232,17 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
     groups = parameter_groups(model, trainable_blocks=config.trainable_blocks, lr_t5=config.lr_t5,
                               lr_other=config.lr_other, weight_decay=config.weight_decay)
     optimizer = torch.optim.Adam(groups)
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    state = load_checkpoint(checkpoints, run_id, model, optimizer) or State(fingerprint=run_id)
+    if rt.is_main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    state = load_checkpoint(checkpoints, run_id, model, optimizer, rank=rt.rank)
+    if rt.world_size > 1:
+        torch.distributed.barrier()  # every rank has read the checkpoint before rank 0 may clear the folder
+    if state is None:
+        state = State(fingerprint=run_id)
+        if rt.is_main and any(checkpoints.iterdir()):
+            # another run's checkpoint or selected model is never resumed nor mixed into this run
+            shutil.rmtree(checkpoints)
+            checkpoints.mkdir(parents=True)
     for event in state.history:
         log(event)
     wrapped = model
@@ -242,7 +253,7 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
                          world_size=rt.world_size)
     trainable = [p for g in groups for p in g["params"]]
 
-    while state.epoch < config.epochs and not _out_of_steps(state, config):
+    while state.epoch < config.epochs and not _out_of_steps(state, config) and not _out_of_patience(state, config):
         model.train()
         started, window = time.perf_counter(), []
         for batch in batches(loader, state.epoch):
@@ -282,10 +293,12 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
                         indent=2) + "\n")
         else:
             state.bad_epochs += 1
+        rng = [rng_state()]
+        if rt.world_size > 1:
+            rng = [None] * rt.world_size
+            torch.distributed.all_gather_object(rng, rng_state())
         if rt.is_main:
-            save_checkpoint(checkpoints, state, model, optimizer)
-        if config.patience and state.bad_epochs >= config.patience:
-            break
+            save_checkpoint(checkpoints, state, model, optimizer, rng)
     if rt.world_size > 1:
         torch.distributed.barrier()
     return state
@@ -298,6 +311,11 @@ def _record(state: State, log: Callable[[dict[str, Any]], None], event: dict[str
 
 def _out_of_steps(state: State, config: TrainConfig) -> bool:
     return config.max_steps > 0 and state.step >= config.max_steps
+
+
+def _out_of_patience(state: State, config: TrainConfig) -> bool:
+    """Early stopping; checked before an epoch, so that a run resumed after its early stop stops too."""
+    return config.patience > 0 and state.bad_epochs >= config.patience
 
 
 def run_id(*, configs: Mapping[str, Any], files: Mapping[str, Path]) -> str:
