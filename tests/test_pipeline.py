@@ -76,11 +76,37 @@ def test_dvc_repro_runs_the_embedded_default(project):
     again = run(["dvc", "repro"], project)
     assert stages_run(again.stdout) == set()
 
-    # a fetch setting reruns fetch only: its report is unchanged, so nothing downstream runs
+    # a fetch setting reruns fetch (and the report, which prints every setting): the verification
+    # report is unchanged, so nothing between them runs
     set_param(project, "fetch", "retries", 5)
-    assert stages_run(run(["dvc", "repro"], project).stdout) == {"fetch"}
+    assert stages_run(run(["dvc", "repro"], project).stdout) == {"fetch", "report"}
 
     # a transfer setting reruns the transfer and what depends on it, never the encoder
     set_param(project, "labels", "neighbour_splits", ["train", "valid", "test"])
     rerun = stages_run(run(["dvc", "repro"], project).stdout)
     assert "labels" in rerun and "embed" not in rerun and "synthesize" not in rerun
+
+
+def test_results_experiments_and_metric_diffs(project):
+    run(["dvc", "repro"], project)
+    test = json.loads((project / "metrics" / "test.json").read_text())
+    assert set(test) == {"mosi", "mosei", "meld", "iemocap"}
+    assert {"MAE", "Corr", "Mult_acc_7", "Non0_F1_score", "unparsable"} <= set(test["mosi"])
+    assert {"acc", "weighted_f1", "unparsable"} <= set(test["meld"])
+    assert all(test[d]["unparsable"] == 0 for d in test)  # constrained decoding: every output parses
+    for dataset in test:
+        assert (project / "predictions" / f"{dataset}.csv").exists()
+    report = (project / "reports" / "report.md").read_text()
+    assert "65.09" in report  # the paper's MELD accuracy, beside ours
+    assert list((project / "reports" / "figures").glob("*.png"))
+    assert json.loads(run(["dvc", "plots", "show", "--json"], project).stdout)
+
+    run(["git", "add", "-A"], project)
+    run(["git", "commit", "-qm", "baseline"], project)
+    run(["dvc", "exp", "run", "-S", "train.seed=2"], project)
+    diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
+    assert diff.get("metrics/test.json")  # another seed, other test metrics
+
+    # an evaluation setting reruns evaluation and the report, never training
+    set_param(project, "evaluate", "max_new_tokens", 30)
+    assert stages_run(run(["dvc", "repro"], project).stdout) == {"evaluate", "report"}
