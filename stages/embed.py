@@ -13,14 +13,14 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, DataConfig, EmbedConfig, load_config, read_params, to_dict
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DataConfig, EmbedConfig, to_dict
 from unimse_core.corpus import build_corpus
 from unimse_core.encoders import EncoderUnavailable, describe, encode
 from unimse_core.io.embeddings import save_embeddings
 from unimse_core.io.errors import RawDataError
 from unimse_core.release import open_dataset
 
-PathOption = click.Path(path_type=Path)
 
 
 def load_tables(report_path: Path, data: DataConfig) -> dict:
@@ -33,15 +33,10 @@ def load_tables(report_path: Path, data: DataConfig) -> dict:
 @click.command()
 @click.option("--report", type=PathOption, required=True, help="verification report of the fetch stage")
 @click.option("--out", type=PathOption, required=True, help="embeddings folder to write")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(report: Path, out: Path, params: Path) -> None:
     """Encode every utterance with the sentence encoder of embed.encoder."""
-    try:
-        values = read_params(params)
-        data = load_config(DataConfig, "data", values)
-        config = load_config(EmbedConfig, "embed", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    data, config = load_groups(params, data=DataConfig, embed=EmbedConfig)
     try:
         corpus = build_corpus(load_tables(report, data), iemocap_other_codes=True)
         started = time.perf_counter()

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, EvaluateConfig, LoaderConfig, TextConfig, load_config, read_params
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import EvaluateConfig, LoaderConfig, TextConfig
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import list_groups, read_h5
 from unimse_core.io.tables import write_table
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -28,7 +28,7 @@ PathOption = click.Path(path_type=Path)
 @click.option("--merged", type=PathOption, required=True, help="merged HDF5 file (only its test/* groups are read)")
 @click.option("--predictions", type=PathOption, required=True, help="folder of the per-dataset prediction tables")
 @click.option("--metrics", "metrics_path", type=PathOption, required=True, help="test metrics (JSON)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path, params: Path) -> None:
     """Evaluate the selected model on every test set: predictions and test metrics."""
     from transformers.utils import logging as transformers_logging
@@ -38,13 +38,9 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     from unimse_core.tokenizer import load_tokenizer
     from unimse_core.training import runtime
 
-    try:
-        values = read_params(params)
-        config = load_config(EvaluateConfig, "evaluate", values)
-        loader_config = load_config(LoaderConfig, "loader", values)
-        score_decimals = load_config(TextConfig, "text", values).score_decimals
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    config, loader_config, text_config = load_groups(params, evaluate=EvaluateConfig, loader=LoaderConfig,
+                                                     text=TextConfig)
+    score_decimals = text_config.score_decimals
     try:
         groups = select_test_groups(list_groups(merged))
         if not groups:

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, DataConfig, FetchConfig, load_config, read_params
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DataConfig, FetchConfig
 from unimse_core.io.atomic import write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import read_manifest
 from unimse_core.release import fetch_missing, locate, verify
 from stages.console import print_report
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -27,16 +27,11 @@ PathOption = click.Path(path_type=Path)
 @click.option("--local-dir", type=PathOption, required=True, help="raw folder of the authors' files")
 @click.option("--manifest", type=PathOption, required=True, help="manifest of the authors' release")
 @click.option("--report", "report_path", type=PathOption, required=True, help="verification report to write (JSON)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(synthetic_dir: Path, synthetic_manifest: Path, local_dir: Path, manifest: Path,
             report_path: Path, params: Path) -> None:
     """Download missing raw files, verify hashes and structure, write the report."""
-    try:
-        values = read_params(params)
-        data = load_config(DataConfig, "data", values)
-        cfg = load_config(FetchConfig, "fetch", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    data, cfg = load_groups(params, data=DataConfig, fetch=FetchConfig)
     root, manifest_path = (synthetic_dir, synthetic_manifest) if data.source == "synthetic" else (local_dir, manifest)
     try:
         release = read_manifest(manifest_path)

@@ -12,7 +12,8 @@ import click
 import numpy as np
 
 from stages.embed import load_tables
-from unimse_core.config import ConfigError, DataConfig, LabelsConfig, load_config, read_params, to_dict
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DataConfig, LabelsConfig, to_dict
 from unimse_core.corpus import build_corpus
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.embeddings import load_embeddings
@@ -20,7 +21,6 @@ from unimse_core.io.errors import RawDataError
 from unimse_core.io.tables import write_table
 from unimse_core.labels import LabelError, Samples, summarize, transfer
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -28,15 +28,10 @@ PathOption = click.Path(path_type=Path)
 @click.option("--embeddings", type=PathOption, required=True, help="folder written by the embed stage")
 @click.option("--out", type=PathOption, required=True, help="folder of the per-dataset label tables")
 @click.option("--summary", type=PathOption, required=True, help="label statistics to write (JSON)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(report: Path, embeddings: Path, out: Path, summary: Path, params: Path) -> None:
     """Transfer the missing label slots from nearest neighbours: the universal labels."""
-    try:
-        values = read_params(params)
-        data = load_config(DataConfig, "data", values)
-        config = load_config(LabelsConfig, "labels", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    data, config = load_groups(params, data=DataConfig, labels=LabelsConfig)
     try:
         corpus = build_corpus(load_tables(report, data), iemocap_other_codes=config.iemocap_other_codes == "include")
         index, matrix = load_embeddings(embeddings)

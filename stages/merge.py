@@ -6,28 +6,23 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, DataConfig, MergeConfig, load_config, read_params, to_dict
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DataConfig, MergeConfig, to_dict
 from unimse_core.io.atomic import write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import list_groups, read_attrs, read_h5, write_h5
 from unimse_core.preprocess import SPLITS, merge
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
 @click.option("--processed", type=PathOption, required=True, help="folder of the per-dataset HDF5 files")
 @click.option("--out", type=PathOption, required=True, help="merged HDF5 file to write")
 @click.option("--summary", type=PathOption, required=True, help="counts per dataset and split (JSON)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(processed: Path, out: Path, summary: Path, params: Path) -> None:
     """Merge the preprocessed datasets of merge.combination into one training file."""
-    try:
-        values = read_params(params)
-        data = load_config(DataConfig, "data", values)
-        config = load_config(MergeConfig, "merge", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    data, config = load_groups(params, data=DataConfig, merge=MergeConfig)
     excluded = [d for d in config.datasets if d not in data.datasets]
     if excluded:
         raise click.ClickException(f"merge.combination: {config.combination} needs {', '.join(excluded)}, "

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, DataConfig, FeaturesConfig, TextConfig, load_config, read_params, to_dict
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DataConfig, FeaturesConfig, TextConfig, to_dict
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import write_h5
 from unimse_core.io.manifest import sha256_file
 from unimse_core.preprocess import preprocess, read_universal_labels
 from unimse_core.release import dataset_sources, open_dataset
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -27,16 +27,11 @@ PathOption = click.Path(path_type=Path)
 @click.option("--report", type=PathOption, required=True, help="verification report of the fetch stage")
 @click.option("--labels", type=PathOption, required=True, help="universal-label table of the dataset")
 @click.option("--out", type=PathOption, required=True, help="HDF5 file to write")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -> None:
     """Turn one dataset's raw features and universal labels into an HDF5 file of model rows."""
-    try:
-        values = read_params(params)
-        data = load_config(DataConfig, "data", values)
-        text_config = load_config(TextConfig, "text", values)
-        features_config = load_config(FeaturesConfig, "features", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    data, text_config, features_config = load_groups(params, data=DataConfig, text=TextConfig,
+                                                     features=FeaturesConfig)
     try:
         verified = json.loads(report.read_text(encoding="utf-8"))
         table, features = open_dataset(verified, dataset, features=not data.text_only, source=str(report))

@@ -15,13 +15,13 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from unimse_core.config import DATASETS, ConfigError, DataConfig, TrainConfig, load_config, read_params
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import DATASETS, DataConfig, TrainConfig, read_params
 from unimse_core.io.atomic import atomic_dir, write_text
 from unimse_core.io.errors import RawDataError
 from unimse_core.report import (DATASET_NAMES, METRIC_NAMES, ReportInputs, comparison, format_value,
                                 read_json, read_predictions, render_report, synthetic, write_figures)
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -33,16 +33,12 @@ PathOption = click.Path(path_type=Path)
 @click.option("--live", type=PathOption, help="dvclive folder of the training run")
 @click.option("--figures", type=PathOption, required=True, help="folder of the PNG figures to write")
 @click.option("--out", type=PathOption, required=True, help="the report to write (Markdown)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(metrics: Path, train_summary: Path | None, labels_summary: Path | None, merge_summary: Path | None,
             predictions: Path | None, live: Path | None, figures: Path, out: Path, params: Path) -> None:
     """Write the run's report: test metrics beside the paper's, data, labels, training, figures."""
-    try:
-        values = read_params(params)
-        load_config(DataConfig, "data", values)  # the two groups the report relies on, checked
-        load_config(TrainConfig, "train", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    load_groups(params, data=DataConfig, train=TrainConfig)  # the two groups the report relies on, checked
+    values = read_params(params)  # the whole file: the report prints every setting
     try:
         test = read_json(metrics)
         if not isinstance(test, dict):

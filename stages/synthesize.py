@@ -12,23 +12,20 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, SyntheticConfig, load_config
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import SyntheticConfig
 from unimse_core.io.atomic import atomic_dir
 from unimse_core.synthetic import generate
 
-PathOption = click.Path(path_type=Path)
 LABEL_KINDS = ("msa_labels", "meld_labels", "iemocap_labels")
 
 
 @click.command()
 @click.option("--out", type=PathOption, required=True, help="raw folder to write (replaced whole)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(out: Path, params: Path) -> None:
     """Write the embedded synthetic raw data in the real file formats."""
-    try:
-        config = load_config(SyntheticConfig, "synthetic", params)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    (config,) = load_groups(params, synthetic=SyntheticConfig)
     with atomic_dir(out) as tmp:
         manifest = generate(config, tmp)
     utterances: Counter[str] = Counter()

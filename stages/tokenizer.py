@@ -10,27 +10,22 @@ from pathlib import Path
 
 import click
 
-from unimse_core.config import ConfigError, ModelConfig, TokenizerConfig, load_config, read_params
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import ModelConfig, TokenizerConfig
 from unimse_core.io.atomic import atomic_dir
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import read_h5
 from unimse_core.tokenizer import load_tokenizer, train_tokenizer
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
 @click.option("--merged", type=PathOption, required=True, help="merged HDF5 file (its training split)")
 @click.option("--out", type=PathOption, required=True, help="tokenizer folder to write")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(merged: Path, out: Path, params: Path) -> None:
     """Train the scratch tokenizer on the training texts, or copy the backbone's."""
-    try:
-        values = read_params(params)
-        model = load_config(ModelConfig, "model", values)
-        config = load_config(TokenizerConfig, "tokenizer", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    model, config = load_groups(params, model=ModelConfig, tokenizer=TokenizerConfig)
     try:
         if model.backbone == "scratch":
             train = read_h5(merged, "train")

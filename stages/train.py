@@ -15,14 +15,13 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from unimse_core.config import (ConfigError, LoaderConfig, ModelConfig, TrainConfig, load_config, read_params,
-                                to_dict)
+from stages.common import PathOption, params_option, load_groups
+from unimse_core.config import LoaderConfig, ModelConfig, TrainConfig, to_dict
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import library_versions, read_attrs, read_h5
 from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
 
-PathOption = click.Path(path_type=Path)
 
 
 @click.command()
@@ -32,23 +31,18 @@ PathOption = click.Path(path_type=Path)
 @click.option("--out", type=PathOption, required=True, help="folder of the selected model")
 @click.option("--summary", type=PathOption, required=True, help="training summary (JSON)")
 @click.option("--live", "live_dir", type=PathOption, required=True, help="dvclive folder (losses, dev metrics)")
-@click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True)
+@params_option
 def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, summary: Path, live_dir: Path,
             params: Path) -> None:
     """Train UniMSE, select the checkpoint on the dev set, write the selected model."""
     from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
-    from unimse_core.model import build_model, save_model  # noqa: F401 - heavy imports at run time only
+    from unimse_core.model import build_model  # heavy imports (torch, transformers) at run time only
     from unimse_core.training import runtime
 
-    try:
-        values = read_params(params)
-        model_config = load_config(ModelConfig, "model", values)
-        config = load_config(TrainConfig, "train", values)
-        loader_config = load_config(LoaderConfig, "loader", values)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
+    model_config, config, loader_config = load_groups(params, model=ModelConfig, train=TrainConfig,
+                                                      loader=LoaderConfig)
     try:
         train_arrays = read_h5(merged, "train", mmap_over_bytes=loader_config.mmap_over_bytes)
         dev_arrays = read_h5(merged, "valid", mmap_over_bytes=loader_config.mmap_over_bytes)

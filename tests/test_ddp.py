@@ -36,16 +36,8 @@ pytestmark = [
     pytest.mark.skipif(not torch.distributed.is_available(), reason="this torch build has no torch.distributed"),
     pytest.mark.skipif(torch.distributed.is_available() and not torch.distributed.is_gloo_available(),
                        reason="this torch build has no gloo backend (CPU DistributedDataParallel)"),
+    pytest.mark.usefixtures("one_thread"),  # the single-process side on one thread, as the workers
 ]
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The single-process side on one thread, as the workers (the two cores are shared)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def free_port() -> int:

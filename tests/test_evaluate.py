@@ -93,12 +93,7 @@ def inputs(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def run(inputs: Path, work: Path, ok: bool = True, model: Path | None = None, **evaluate_changes):

@@ -33,12 +33,7 @@ def folder(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 def run(folder: Path, *args, model: Path | None = None, ok: bool = True):

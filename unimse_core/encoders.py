@@ -21,12 +21,15 @@ import importlib
 import importlib.metadata
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from unimse_core.config import EmbedConfig
+
+if TYPE_CHECKING:  # torch is imported where an encoder runs, not when this module is imported
+    import torch
 
 Embeddings = np.ndarray | sp.csr_matrix
 """Rows of unit length (or all-zero): a dense float array, or a CSR matrix for TF-IDF."""
@@ -125,7 +128,7 @@ def describe(config: EmbedConfig) -> dict[str, Any]:
     return info
 
 
-def resolve_device(name: str) -> "torch.device":  # noqa: F821 - torch is imported lazily
+def resolve_device(name: str) -> "torch.device":
     import torch
 
     if name == "auto":
@@ -158,7 +161,7 @@ def load_hf(config: EmbedConfig) -> tuple[Any, Any, Any]:
     return tokenizer, model.to(device).eval(), device
 
 
-def pool(output: Any, attention_mask: "torch.Tensor", pooling: str) -> "torch.Tensor":  # noqa: F821
+def pool(output: Any, attention_mask: "torch.Tensor", pooling: str) -> "torch.Tensor":
     """Sentence vectors [B, D] from a model output: pooler_output, the first token, or the masked mean."""
     if pooling == "pooler":
         if getattr(output, "pooler_output", None) is None:
