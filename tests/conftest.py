@@ -26,3 +26,27 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+SMALL_SIZES = {"train": 24, "valid": 8, "test": 8}
+
+
+def small_synthetic_params() -> dict:
+    """The shipped params.yaml with every synthetic dataset shrunk to SMALL_SIZES utterances."""
+    from unimse_core.config import read_params
+
+    params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    for dataset in ("mosi", "mosei", "meld", "iemocap"):
+        params["synthetic"][dataset].update(SMALL_SIZES)
+    return params
+
+
+@pytest.fixture(scope="session")
+def small_release(tmp_path_factory) -> Path:
+    """A small synthetic release, generated once per session; tests copy it before changing it."""
+    from unimse_core.config import SyntheticConfig, from_dict
+    from unimse_core.synthetic import generate
+
+    out = tmp_path_factory.mktemp("release") / "synthetic"
+    generate(from_dict(SyntheticConfig, small_synthetic_params()["synthetic"], "synthetic"), out)
+    return out

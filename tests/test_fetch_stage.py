@@ -17,28 +17,17 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import SMALL_SIZES, small_synthetic_params
 from stages.fetch import command as fetch
 from stages.verify import command as verify_cli
-from unimse_core.config import SyntheticConfig, from_dict, read_params
-from unimse_core.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
-SIZES = {"train": 24, "valid": 8, "test": 8}
-
-
-def small_synthetic_params() -> dict:
-    params = read_params(ROOT / "params.yaml")
-    for dataset in ("mosi", "mosei", "meld", "iemocap"):
-        params["synthetic"][dataset].update(SIZES)
-    return params
+SIZES = SMALL_SIZES
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    """A small synthetic release, generated once; tests copy it before breaking it."""
-    out = tmp_path_factory.mktemp("release") / "synthetic"
-    generate(from_dict(SyntheticConfig, small_synthetic_params()["synthetic"], "synthetic"), out)
-    return out
+def release(small_release) -> Path:
+    return small_release
 
 
 @pytest.fixture

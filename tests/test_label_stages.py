@@ -12,41 +12,36 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from conftest import SMALL_SIZES, small_synthetic_params
 from stages.embed import command as embed
 from stages.fetch import command as fetch
 from stages.labels import command as labels
 from stages.merge import command as merge
 from stages.preprocess import command as preprocess
-from unimse_core.config import SyntheticConfig, from_dict, read_params
 from unimse_core.io.hdf5 import SCHEMA_VERSION, list_groups, read_attrs, read_h5
 from unimse_core.io.manifest import sha256_file
-from unimse_core.synthetic import generate
 from unimse_core.text import IEMOCAP_WORDS, parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("mosi", "mosei", "meld", "iemocap")
 SPLITS = ("train", "valid", "test")
-SIZES = {"train": 24, "valid": 8, "test": 8}
+SIZES = SMALL_SIZES
 SLOT_SOURCES = {"score": ("mosi", "mosei"), "meld_emotion": ("meld",), "iemocap_emotion": ("iemocap",)}
 OWN_SLOT = {"mosi": "score", "mosei": "score", "meld": "meld_emotion", "iemocap": "iemocap_emotion"}
 TABLE_COLUMNS = ("id", "split", "text", "polarity", "score", "meld_emotion", "iemocap_emotion")
 
 
 def small_params() -> dict:
-    params = read_params(ROOT / "params.yaml")
+    params = small_synthetic_params()
     params["data"].update(source="synthetic", datasets=list(DATASETS), text_only=False)
     params["embed"]["encoder"] = "tfidf"
     params["features"]["missing"] = "zero"
-    for dataset in DATASETS:
-        params["synthetic"][dataset].update(SIZES)
     return params
 
 
 @pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("release") / "synthetic"
-    generate(from_dict(SyntheticConfig, small_params()["synthetic"], "synthetic"), out)
-    return out
+def release(small_release) -> Path:
+    return small_release
 
 
 def new_work(root: Path, release: Path, **groups) -> Path:
