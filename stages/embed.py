@@ -7,27 +7,19 @@ they have text, so that `labels.iemocap_other_codes` can choose without re-encod
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import click
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DataConfig, EmbedConfig, to_dict
 from unimse_core.corpus import build_corpus
 from unimse_core.encoders import EncoderUnavailable, describe, encode
 from unimse_core.io.embeddings import save_embeddings
 from unimse_core.io.errors import RawDataError
-from unimse_core.release import open_dataset
+from unimse_core.release import label_tables
 
-
-
-def load_tables(report_path: Path, data: DataConfig) -> dict:
-    """The verified label tables (IEMOCAP splits from its features, unless text-only)."""
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    return {d: open_dataset(report, d, features=(d == "iemocap" and not data.text_only), source=str(report_path))[0]
-            for d in data.datasets}
 
 
 @click.command()
@@ -38,7 +30,8 @@ def command(report: Path, out: Path, params: Path) -> None:
     """Encode every utterance with the sentence encoder of embed.encoder."""
     data, config = load_groups(params, data=DataConfig, embed=EmbedConfig)
     try:
-        corpus = build_corpus(load_tables(report, data), iemocap_other_codes=True)
+        corpus = build_corpus(label_tables(report, data.datasets, text_only=data.text_only),
+                              iemocap_other_codes=True)
         started = time.perf_counter()
         matrix = encode(corpus.text, config, ids=corpus.ids)
         seconds = time.perf_counter() - started

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DataConfig, FetchConfig
 from unimse_core.io.atomic import write_json
 from unimse_core.io.errors import RawDataError

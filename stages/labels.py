@@ -11,8 +11,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from stages.embed import load_tables
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DataConfig, LabelsConfig, to_dict
 from unimse_core.corpus import build_corpus
 from unimse_core.io.atomic import atomic_dir, write_json
@@ -20,6 +19,7 @@ from unimse_core.io.embeddings import load_embeddings
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.tables import write_table
 from unimse_core.labels import LabelError, Samples, summarize, transfer
+from unimse_core.release import label_tables
 
 
 
@@ -33,7 +33,8 @@ def command(report: Path, embeddings: Path, out: Path, summary: Path, params: Pa
     """Transfer the missing label slots from nearest neighbours: the universal labels."""
     data, config = load_groups(params, data=DataConfig, labels=LabelsConfig)
     try:
-        corpus = build_corpus(load_tables(report, data), iemocap_other_codes=config.iemocap_other_codes == "include")
+        corpus = build_corpus(label_tables(report, data.datasets, text_only=data.text_only),
+                              iemocap_other_codes=config.iemocap_other_codes == "include")
         index, matrix = load_embeddings(embeddings)
         row = {uid: i for i, uid in enumerate(index["ids"])}
         missing = [uid for uid in corpus.ids if uid not in row]

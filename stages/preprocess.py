@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DataConfig, FeaturesConfig, TextConfig, to_dict
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import write_h5

@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DATASETS, DataConfig, TrainConfig, read_params
 from unimse_core.io.atomic import atomic_dir, write_text
 from unimse_core.io.errors import RawDataError

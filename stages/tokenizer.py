@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import ModelConfig, TokenizerConfig
 from unimse_core.io.atomic import atomic_dir
 from unimse_core.io.errors import RawDataError

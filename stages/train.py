@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from stages.common import PathOption, params_option, load_groups
+from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import LoaderConfig, ModelConfig, TrainConfig, to_dict
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError

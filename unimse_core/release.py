@@ -9,6 +9,8 @@ an empty list means the release is usable.
 
 from __future__ import annotations
 
+import json
+
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -242,3 +244,10 @@ def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = Tr
     if dataset == "iemocap":
         labels = raw.assign_iemocap_splits(labels, feature_table)
     return labels, feature_table
+
+
+def label_tables(report_path: Path, datasets: Sequence[str], *, text_only: bool) -> dict[str, raw.LabelTable]:
+    """The verified label tables of `datasets` (IEMOCAP's splits from its features unless text-only)."""
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    return {d: open_dataset(report, d, features=(d == "iemocap" and not text_only), source=str(report_path))[0]
+            for d in datasets}
