@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from unimse_core.config import LoaderConfig, TrainConfig, to_dict
+from unimse_core.config import EvaluateConfig, LoaderConfig, TrainConfig, to_dict
 from unimse_core.data import make_loader
 from unimse_core.io.atomic import atomic_dir, atomic_path
 from unimse_core.io.hdf5 import SplitArrays
@@ -57,8 +57,10 @@ class Runtime:
         return self.rank == 0
 
 
-def runtime(config: TrainConfig) -> Runtime:
-    """Device and process group: under torchrun (WORLD_SIZE > 1) one process per device, gloo on CPU."""
+def runtime(config: TrainConfig | EvaluateConfig) -> Runtime:
+    """Device and process group: under torchrun (WORLD_SIZE > 1) one process per device, gloo on CPU.
+
+    Reads only `device` and `bf16`, which training and evaluation configure alike."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
