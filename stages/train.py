@@ -81,8 +81,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
              "world_size": rt.world_size, "versions": library_versions(), "run_id": identity}, indent=2) + "\n")
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
                          "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,
-                         "stopped_early": state.epoch < config.epochs and not (config.max_steps and
-                                                                                state.step >= config.max_steps),
+                         "stopped_early": state.epoch < config.epochs and state.bad_epochs >= config.patience > 0,
+                         "out_of_time": config.max_minutes > 0 and state.train_seconds >= 60 * config.max_minutes,
+                         "train_seconds": round(state.train_seconds, 1),
                          "train_rows": len(train_arrays), "dev_rows": len(dev_arrays), "world_size": rt.world_size,
                          "seconds_this_run": round(time.perf_counter() - started, 1), "dev": dev["metrics"]})
     click.echo(f"train: best epoch {state.best_epoch} of {state.epoch} ({config.select_on} {state.best_value:.4f}) "

@@ -7,11 +7,13 @@ the rest run in this process, through click's CliRunner or `training.train` itse
 
 from __future__ import annotations
 
+import dataclasses
 import csv
 import json
 import signal
 import subprocess
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -351,3 +353,20 @@ def test_evaluate_of_perfect_generations_selects_with_the_top_score(dev_setup, m
     assert training.selection_value(train_config, metrics, 0.3) == 1.0
     assert training.selection_value(configs(select_on="dev_loss")[1], metrics, 0.3) == -0.3
     assert primary("meld", metrics["meld"]) == 1.0
+
+
+def test_max_minutes_stops_on_the_step_that_uses_up_the_budget_and_that_epoch_is_evaluated(inputs, tmp_path,
+                                                                                           monkeypatch):
+    # A clock that moves 10 s per reading. 8 rows in batches of 2: 4 steps per epoch. Epoch 1 reads
+    # 0 (start), 10, 20, 30, 40 (after each step: 40 s < 60 s) and 50 at its end: 50 s spent. Epoch 2
+    # starts at 60; after its first step 50 + (70 - 60) = 60 s reaches the 1-minute budget: it stops
+    # there (step 5), is evaluated, and the end reading 80 brings the total to 50 + 20 = 70 s.
+    readings = iter(range(0, 10_000, 10))
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(perf_counter=lambda: float(next(readings))))
+    dev = ScriptedDev([0.1, 0.2, 0.3, 0.4, 0.5])
+    monkeypatch.setattr(training, "evaluate", dev)
+    model_config, train_config, loader_config = configs(max_minutes=1.0)
+    loader_config = dataclasses.replace(loader_config, batch_size=2)
+    state = run_train(inputs, tmp_path / "checkpoints", train_config, model_config, loader_config)
+    assert (state.epoch, state.step, dev.calls, state.best_epoch) == (2, 5, 2, 2)
+    assert state.train_seconds == 70.0

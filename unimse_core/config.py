@@ -328,6 +328,9 @@ class TrainConfig:
     seed: int = param(ge=0)
     epochs: int = param(ge=1)
     max_steps: int = param(ge=0, help="stop after this many optimiser steps in all (0: no limit)")
+    max_minutes: float = param(ge=0, help="stop after this many minutes of optimiser steps in all, dev "
+                                          "evaluation not counted (0: no limit); a run stopped by it is "
+                                          "not reproducible step for step")
     trainable_blocks: Literal["all"] | tuple[int, ...] = param(
         help="T5 blocks that train, in encoder and decoder (negative: from the end; the reference: [10, 11] "
              "of t5-base); all: every T5 weight trains")

@@ -172,6 +172,7 @@ class State:
     best_value: float = -math.inf
     best_epoch: int = -1
     bad_epochs: int = 0
+    train_seconds: float = 0.0           # time spent in optimiser steps (train.max_minutes)
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per logged step (dvclive rows)
 
 
@@ -255,7 +256,8 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
                          world_size=rt.world_size)
     trainable = [p for g in groups for p in g["params"]]
 
-    while state.epoch < config.epochs and not _out_of_steps(state, config) and not _out_of_patience(state, config):
+    while (state.epoch < config.epochs and not _out_of_steps(state, config) and not _out_of_time(state, config)
+           and not _out_of_patience(state, config)):
         model.train()
         started, window = time.perf_counter(), []
         for batch in batches(loader, state.epoch):
@@ -274,9 +276,11 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
             if state.step % config.log_every == 0:
                 _record(state, log, {"step": state.step, "train/loss": float(np.mean(window))})
                 window = []
-            if _out_of_steps(state, config):
+            if _out_of_steps(state, config) or (
+                    config.max_minutes > 0 and _out_of_time(state, config, _rank0(time.perf_counter() - started, rt))):
                 break
-        seconds = time.perf_counter() - started
+        seconds = _rank0(time.perf_counter() - started, rt)
+        state.train_seconds += seconds
         metrics, dev_loss, _ = evaluate(model, dev_arrays, tokenizer, loader_config, rt,
                                         max_new_tokens=config.max_new_tokens)
         value = selection_value(config, metrics, dev_loss)
@@ -313,6 +317,21 @@ def _record(state: State, log: Callable[[dict[str, Any]], None], event: dict[str
 
 def _out_of_steps(state: State, config: TrainConfig) -> bool:
     return config.max_steps > 0 and state.step >= config.max_steps
+
+
+def _rank0(seconds: float, rt: Runtime) -> float:
+    """Rank 0's clock on every rank, so that all ranks stop on the same step (a time limit must not
+    leave one rank waiting in an all-reduce that the others never reach)."""
+    if rt.world_size == 1:
+        return seconds
+    value = torch.tensor([seconds], dtype=torch.float64, device=rt.device)
+    torch.distributed.broadcast(value, src=0)
+    return float(value.item())
+
+
+def _out_of_time(state: State, config: TrainConfig, epoch_seconds: float = 0.0) -> bool:
+    """`train.max_minutes`: the steps of earlier epochs plus those of the current one so far."""
+    return config.max_minutes > 0 and state.train_seconds + epoch_seconds >= 60 * config.max_minutes
 
 
 def _out_of_patience(state: State, config: TrainConfig) -> bool:
