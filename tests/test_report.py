@@ -187,7 +187,7 @@ def test_paper_differences():
     params["embed"]["encoder"] = "princeton-nlp/sup-simcse-bert-base-uncased"
     params["labels"]["neighbour_splits"] = ["test", "train", "valid"]
     keys = {key for key, _, _ in paper_differences(params)}
-    assert "data.source" in keys and "model.pmf_init" in keys
+    assert {"data.source", "model.pmf_init", "model.contrastive_weight_audio"} <= keys
     assert not keys & {"model.backbone", "embed.encoder", "labels.neighbour_splits", "merge.combination"}
 
 

@@ -57,6 +57,7 @@ PAPER_SETTINGS: dict[str, Any] = {
     "embed.encoder": "princeton-nlp/sup-simcse-bert-base-uncased", "embed.pooling": "pooler",
     "labels.neighbour_splits": ["train", "valid", "test"], "model.backbone": "t5-base", "model.fusion": "both",
     "model.fusion_blocks": 3, "model.pmf_init": "random", "model.contrastive": True,
+    "model.contrastive_weight_audio": 0.5, "model.contrastive_weight_video": 0.5,
     "train.trainable_blocks": [-2, -1], "train.lr_t5": 3e-4, "train.lr_other": 1e-4, "loader.batch_size": 32,
     "evaluate.constrained": False,
 }
