@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,40 @@ def test_real_texts_keep_the_exact_split_counts_through_preprocess_and_merge(sha
         assert len(read_h5(merged, f"test/{dataset}")) == counts["test"]
     totals = json.loads((tmp_path / "merge.json").read_text())["totals"]
     assert totals == {"train": 27599, "valid": 3209, "test/mosi": 686, "test/mosei": 4659, "test/meld": 2610}
+
+
+# ---- bench.realtext: the params variant and the pieces that need no training ----------------------
+
+def test_the_realtext_variant_is_params_yaml_with_valid_overrides_only():
+    from bench.realtext import REALTEXT, variant_params
+    from unimse_core import config
+
+    params = variant_params(7.5)
+    base = read_params(ROOT / "params.yaml")
+    groups = {"data": config.DataConfig, "embed": config.EmbedConfig, "merge": config.MergeConfig,
+              "tokenizer": config.TokenizerConfig, "model": config.ModelConfig, "train": config.TrainConfig,
+              "loader": config.LoaderConfig}
+    assert set(REALTEXT) <= set(groups)
+    for group, cls in groups.items():
+        config.from_dict(cls, params[group], group)  # still loads: no unknown key, no bad value
+    changed = {(g, k) for g in params for k in params[g] if params[g][k] != base[g][k]}
+    assert changed <= {(g, k) for g, values in REALTEXT.items() for k in values} | {("train", "max_minutes")}
+    assert params["train"]["max_minutes"] == 7.5 and params["data"]["text_only"] is True
+    assert params["merge"]["combination"] == "moseld"
+
+
+def test_baselines_read_the_utterance_out_of_the_model_input():
+    from bench.realtext import utterance
+
+    prefix = "sst2 sentence: "
+    assert utterance(prefix + "it was great", prefix) == "it was great"
+    assert utterance(prefix + "Joey Hi. </s> Ross Oh no! </s> Rachel Fine.", prefix) == "Ross Oh no!"
+    assert utterance(prefix + "</s> Ross Oh no! </s>", prefix) == "Ross Oh no!"
+
+
+def test_bench_realtext_skips_with_a_json_line_where_the_data_is_absent(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "bench.realtext", "--data", str(tmp_path / "nowhere")],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    last = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "real data absent" in last["skipped"] and str(tmp_path / "nowhere" / "mosi" / "label.csv") in last["skipped"]
