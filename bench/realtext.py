@@ -54,8 +54,8 @@ REALTEXT: dict[str, dict[str, Any]] = {
     "loader": {"bucket_size": 8},  # MOSEI utterances vary a lot in length: less padding, faster steps
 }
 
-RIDGE_ALPHAS = (0.3, 1.0, 3.0, 10.0, 30.0)
-LOGISTIC_CS = (0.3, 1.0, 3.0, 10.0)
+RIDGE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+LOGISTIC_CS = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
 def variant_params(minutes: float) -> dict[str, Any]:
