@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from bench.realtext import FILES  # raw-folder layout of docs/raw-data.md -> path in ../shared/data
 from stages.embed import command as embed
 from stages.fetch import command as fetch
 from stages.labels import command as labels
@@ -28,9 +29,6 @@ SPLITS = ("train", "valid", "test")
 COUNTS = {"mosi": {"train": 1284, "valid": 229, "test": 686},
           "mosei": {"train": 16326, "valid": 1871, "test": 4659},
           "meld": {"train": 9989, "valid": 1109, "test": 2610}}
-# raw-folder layout of docs/raw-data.md: path in the raw folder -> path in ../shared/data
-FILES = {"mosi/label.csv": "mosi/label.csv", "mosei/label.csv": "mosei/label.csv",
-         **{f"meld/{name}_sent_emo.csv": f"meld/{name}_sent_emo.csv" for name in ("train", "dev", "test")}}
 
 
 def invoke(command, *args) -> None:
