@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from unimse_core.io.manifest import (FileCheck, ManifestEntry, check_file, read_
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = ROOT / "manifests" / "authors.json"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("UNIMSE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 GOOD = {"path": "mosi/label.csv", "dataset": "mosi", "kind": "msa_labels", "split": None, "size": 3,
         "sha256": "", "url": "", "splits": None}
 
@@ -186,7 +187,10 @@ def test_authors_manifest_reads():
     assert by_path["mosei/mosei_senti_data_noalign.pkl"].splits == {"train": 16326, "valid": 1871, "test": 4659}
     assert by_path["meld/meld_features.pkl"].splits == {"train": 9989, "valid": 1109, "test": 2610}
     assert by_path["iemocap/iemocap_features.pkl"].splits == {"train": 5237, "valid": 521, "test": 1622}
-    assert by_path["iemocap/IEMOCAP_all.csv"].splits is None
+    # the reference split's six-class counts (docs/raw-data.md), expectations the verifier reports against
+    assert by_path["iemocap/IEMOCAP_all.csv"].splits == {"train": 5237, "valid": 521, "test": 1622}
+    assert by_path["meld/meld_features.pkl"].names == ("meld/meld_data_0610.pkl", "meld/meld_data_0424.pkl")
+    assert by_path["iemocap/iemocap_features.pkl"].names[0] == "iemocap/iemocap_data_0610.pkl"
     assert [by_path[f"meld/{n}_sent_emo.csv"].split for n in ("train", "dev", "test")] == ["train", "valid", "test"]
     for e in manifest.files:
         if e.path.endswith(".pkl"):
