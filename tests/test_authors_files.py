@@ -392,3 +392,51 @@ def test_verify_checks_an_unlisted_pickle_safely(tmp_path):
     evil.write_bytes(b"cos\nsystem\n(S'echo hacked'\ntR.")
     result = invoke(verify_cli, evil, ok=False)
     assert result.exit_code != 0 and "evil.pkl" in result.output
+
+
+# the synthetic generator writes every variant ---------------------------------------------------
+
+ALL_VARIANTS = ["authors_names", "meld_0424", "missing_modality", "count_mismatch", "meld_cp1252", "meld_c1_lf",
+                "mixed_padding", "mosei_unparsed_ids"]
+
+
+def test_synthetic_variants_run_through_merge(tmp_path):
+    from unimse_core.config import SyntheticConfig, from_dict
+    from unimse_core.synthetic import generate
+
+    params = small_synthetic_params()
+    params["synthetic"]["variants"] = ALL_VARIANTS
+    params["data"].update(source="synthetic", datasets=list(DATASETS), text_only=False)
+    params["embed"]["encoder"] = "tfidf"
+    generate(from_dict(SyntheticConfig, params["synthetic"], "synthetic"), tmp_path / "synthetic")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    result = invoke(fetch, "--synthetic-dir", tmp_path / "synthetic", "--synthetic-manifest",
+                    tmp_path / "synthetic" / "manifest.json", "--local-dir", tmp_path / "raw", "--manifest",
+                    tmp_path / "manifest.json", "--report", tmp_path / "verified.json", "--params",
+                    tmp_path / "params.yaml")
+    assert "note" in result.output
+    report = json.loads((tmp_path / "verified.json").read_text())
+    names = sorted(Path(f["path"]).name for f in report["files"] if "manifest_path" in f)
+    assert names == ["MOSEI-label.csv", "MOSI-label.csv", "iemocap_data_0610.pkl", "meld_data_0424.pkl",
+                     "mosei_data_0610.pkl", "mosi_data_0610.pkl"]
+    d = report["datasets"]
+    assert d["meld"]["layout"] == "erc_audio_only" and d["mosi"]["padding_conflicts"] == 1
+    assert d["mosei"]["split_matching"] == {"train": "position", "valid": "position", "test": "position"}
+    # count_mismatch: the manifest expects every labelled utterance; missing_features (2 %) leaves one out per split
+    assert [(x["split"], x["expected"], x["found"]) for x in d["meld"]["count_differences"]] == [
+        ("train", 24, 23), ("valid", 8, 7), ("test", 8, 7)]
+    assert d["iemocap"]["modality_missing"]["train"]["video"] == 1 and d["iemocap"]["features_without_labels"] == 1
+    decodings = {Path(p).name: x for p, x in d["meld"]["decodings"].items()}
+    assert decodings["dev_sent_emo.csv"]["encoding"] == "cp1252" and decodings["dev_sent_emo.csv"]["detected"]
+    for stage_args in (
+            (embed, "--report", tmp_path / "verified.json", "--out", tmp_path / "embeddings"),
+            (labels, "--report", tmp_path / "verified.json", "--embeddings", tmp_path / "embeddings", "--out",
+             tmp_path / "labels", "--summary", tmp_path / "labels.json")):
+        invoke(*stage_args, "--params", tmp_path / "params.yaml")
+    for dataset in DATASETS:
+        invoke(preprocess, "--dataset", dataset, "--report", tmp_path / "verified.json", "--labels",
+               tmp_path / "labels" / f"{dataset}.csv", "--out", tmp_path / "processed" / f"{dataset}.h5",
+               "--params", tmp_path / "params.yaml")
+    invoke(merge, "--processed", tmp_path / "processed", "--out", tmp_path / "merged.h5", "--summary",
+           tmp_path / "merge.json", "--params", tmp_path / "params.yaml")
+    assert json.loads((tmp_path / "merge.json").read_text())["totals"]["test/iemocap"] == 8

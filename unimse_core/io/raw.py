@@ -603,7 +603,8 @@ def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], list[bool]]:
     """Ids of one split as `<video_id>_<clip_id>` and whether every one of them could be read so.
 
     Accepted: [N] or [N, 1] of `b"vid_cid"`/`"vid_cid"`/MMSA `"vid$_$cid"`, or [N, 2] pairs
-    [video_id, clip_id]. Anything else is kept as its text, for messages, and matched by position.
+    [video_id, clip_id], the clip id an integer. Anything else is kept as its text, for messages,
+    and can only be matched by position.
     """
     try:
         array = np.asarray(raw, dtype=object)
@@ -629,7 +630,9 @@ def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], list[bool]]:
                 text = None
         except UnicodeDecodeError as err:
             raise RawDataError(path, f"id is not valid UTF-8 ({err.reason})", f"{split}/id row {i}") from None
-        ok = text is not None and all(text.rpartition("_")[0::2])
+        # clip ids are integers in every release: "vid[3]" or "a_b[3]" are not "<video_id>_<clip_id>"
+        video, _, clip = (text or "").rpartition("_")
+        ok = bool(video) and clip.isdigit()
         if not ok:
             text = text if text is not None else str(np.asarray(array[i]).tolist())
         ids.append(text)
