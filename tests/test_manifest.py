@@ -216,3 +216,37 @@ def test_authors_manifest_counts_match_real_label_files():
             rows = list(csv.DictReader(handle))
         counts = Counter(row["mode"] for row in rows) if e.kind == "msa_labels" else {e.split: len(rows)}
         assert e.splits == dict(counts), e.path
+
+
+def test_a_published_variant_passes_as_that_variant(tmp_path):
+    from unimse_core.io.manifest import Variant
+
+    (tmp_path / "a.csv").write_bytes(b"copy")
+    sha = hashlib.sha256(b"copy").hexdigest()
+    official = dict(path="a.csv", dataset="meld", kind="meld_labels", split="train", size=9,
+                    sha256=hashlib.sha256(b"official!").hexdigest())
+    known = Variant(name="known copy", size=4, sha256=sha, encoding="utf-8")
+    other_size = Variant(name="other", size=5, sha256="")
+    check = check_file(ManifestEntry(**official, variants=(other_size, known)), tmp_path)
+    assert (check.status, check.variant, check.encoding, check.sha256) == ("variant", "known copy", "utf-8", sha)
+    assert check.passed and "size mismatch: expected 9 bytes, got 4; taken as the published variant" in check.message
+    # no variant matches: still the size mismatch
+    assert check_file(ManifestEntry(**official, variants=(other_size,)), tmp_path).status == "size_mismatch"
+    # an unknown variant takes any file; the hash is recorded
+    unknown = check_file(ManifestEntry(**official, variants=(Variant(name="any"),)), tmp_path)
+    assert unknown.status == "variant" and unknown.sha256 == sha and "unknown size and hash" in unknown.message
+
+
+def test_accepted_names_are_read_and_may_not_repeat(tmp_path):
+    entry = {"path": "meld/meld_features.pkl", "dataset": "meld", "kind": "erc_features",
+             "names": ["meld/meld_data_0610.pkl"]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"schema": 1, "files": [entry]}))
+    assert read_manifest(path).files[0].accepted_paths == ("meld/meld_features.pkl", "meld/meld_data_0610.pkl")
+    twice = dict(entry, path="meld/other.pkl")
+    path.write_text(json.dumps({"schema": 1, "files": [entry, twice]}))
+    with pytest.raises(RawDataError, match="path 'meld/meld_data_0610.pkl' is listed twice"):
+        read_manifest(path)
+    path.write_text(json.dumps({"schema": 1, "files": [dict(entry, encoding="latin-1")]}))
+    with pytest.raises(RawDataError, match="encoding must be one of utf-8, cp1252 or null"):
+        read_manifest(path)
