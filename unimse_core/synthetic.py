@@ -283,6 +283,14 @@ AUTHORS_NAMES = {"mosi/label.csv": "mosi/MOSI-label.csv", "mosei/label.csv": "mo
 C1_QUOTE = "\u0092"  # cp1252's right single quote read as latin-1, as in the authors' MELD copies
 
 
+# The one dataset that a per-dataset MSA variant changes.
+VARIANT_DATASET = {"mixed_padding": "mosi", "mosei_unparsed_ids": "mosei"}
+
+
+def _variant_applies(config: SyntheticConfig, variant: str, dataset: str) -> bool:
+    return variant in config.variants and VARIANT_DATASET[variant] == dataset
+
+
 def _file_name(config: SyntheticConfig, rel: str) -> str:
     """Where the file of manifest path `rel` is written: ours, or the authors' name of it."""
     if "authors_names" not in config.variants:
@@ -365,7 +373,7 @@ def _msa(config: SyntheticConfig, dataset: str, out_dir: Path) -> list[ManifestE
             left -= take
     video_ids = _youtube_ids(rng, n_videos, numeric_share=0.0 if mosi else 0.05)
     missing = _missing_per_split(rng, counts, config.missing_features)
-    if "mosei_unparsed_ids" in config.variants and not mosi:
+    if _variant_applies(config, "mosei_unparsed_ids", dataset):
         missing = set()  # rows pair by position: the pickle holds every labelled utterance, as the reference's
     text_of = _spoken if mosi else (lambda words: _written(rng, words))
     utterances = _draw_utterances(rng, config, sizes, len(clips), text_of, REVIEW_FILLERS, missing)
@@ -385,9 +393,9 @@ def _msa(config: SyntheticConfig, dataset: str, out_dir: Path) -> list[ManifestE
         feature_counts[split] = len(members)
         features[split] = _msa_split(config, dataset, sizes, members, clips, video_ids, utterances, labels)
     feature_rel = f"{dataset}/{_msa_feature_name(config, dataset)}"
-    if config.msa_layout == "authors" and "mixed_padding" in config.variants and dataset == "mosi":
+    if config.msa_layout == "authors" and _variant_applies(config, "mixed_padding", dataset):
         _right_pad_row(features["train"]["audio"], 0)
-    if config.msa_layout == "authors" and "mosei_unparsed_ids" in config.variants and dataset == "mosei":
+    if config.msa_layout == "authors" and _variant_applies(config, "mosei_unparsed_ids", dataset):
         for split in SPLITS:  # the CMU-SDK style "<video_id>[<clip_id>]": rows pair by position
             pairs = features[split]["id"]
             features[split]["id"] = np.array([[f"{vid}[{cid}]"] for vid, cid in pairs], dtype=object).reshape(-1, 1)
