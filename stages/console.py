@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from unimse_core.release import policy_notes
+
 
 def print_report(report: Mapping[str, Any]) -> None:
     """The verification report as two tables: files, then datasets."""
@@ -33,30 +35,3 @@ def print_report(report: Mapping[str, Any]) -> None:
     for problem in report["problems"]:
         console.print(f"[red]problem[/red] {problem}", highlight=False, markup=True)
 
-
-def policy_notes(report: Mapping[str, Any]) -> list[str]:
-    """One line per thing a policy let through (docs/raw-data.md, "Policies"), from the report."""
-    notes = []
-    for name, d in report.get("datasets", {}).items():
-        for diff in d.get("count_differences", []):
-            notes.append(f"{name}: {diff['file']} split {diff['split']}: {diff['found']} {diff['what']}, the manifest "
-                         f"expects {diff['expected']}")
-        for split, per in (d.get("modality_missing") or {}).items():
-            for modality, n in per.items():
-                if n:
-                    notes.append(f"{name}: {split}: {n} utterance(s) without {modality} features (features.missing)")
-        if d.get("padding_conflicts"):
-            notes.append(f"{name}: {d['padding_conflicts']} row(s) contradict the padding side {d['padding']!r}, "
-                         f"e.g. {d['padding_conflict_rows'][:3]}")
-        if d.get("features_outside_classes"):
-            notes.append(f"{name}: {d['features_outside_classes']} feature key(s) of rows outside the six classes")
-        if d.get("reference_split_mismatch"):
-            notes.append(f"{name}: {d['reference_split_mismatch']} utterance(s) in another split than the reference")
-        if name == "iemocap" and d.get("split_source") == "reference":
-            notes.append("iemocap: splits from the reference split (no feature file defines them)")
-        for path, decoding in (d.get("decodings") or {}).items():
-            if decoding["detected"] or decoding["c1_controls"]:
-                notes.append(f"{name}: {path}: read as {decoding['encoding']}"
-                             f"{' (detected)' if decoding['detected'] else ''}, {decoding['c1_controls']} C1 control "
-                             f"character(s), {decoding['repaired']} repaired")
-    return notes

@@ -440,3 +440,20 @@ def test_synthetic_variants_run_through_merge(tmp_path):
     invoke(merge, "--processed", tmp_path / "processed", "--out", tmp_path / "merged.h5", "--summary",
            tmp_path / "merge.json", "--params", tmp_path / "params.yaml")
     assert json.loads((tmp_path / "merge.json").read_text())["totals"]["test/iemocap"] == 8
+
+
+def test_policy_notes_reach_the_run_report(full, text_only):
+    from unimse_core.release import policy_notes
+    from unimse_core.report import ReportInputs, render_report
+
+    notes = policy_notes(full[1])
+    assert any(n.startswith("meld: ") and "split train: 11 utterances with features, the manifest expects 12" in n
+               for n in notes)
+    assert "iemocap: train: 1 utterance(s) without video features (features.missing)" in notes
+    assert "meld: 1 labelled utterance(s) without features (fetch.unmatched_ids)" in notes
+    assert "iemocap: 2 feature key(s) of rows outside the six classes" in notes
+    assert any(n.startswith("mosi: 1 row(s) contradict the padding side 'left'") for n in notes)
+    assert "iemocap: splits from the reference split (no feature file defines them)" in policy_notes(text_only[1])
+    page = render_report(ReportInputs(test={}, params={"data": {"source": "local"}}, verification=full[1]))
+    section = page[page.index("## Raw data"):]
+    assert "- iemocap: 2 feature key(s) of rows outside the six classes" in section

@@ -419,3 +419,36 @@ def label_tables(report_path: Path, datasets: Sequence[str], *, text_only: bool)
     report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     return {d: open_dataset(report, d, features=(d == "iemocap" and not text_only), source=str(report_path))[0]
             for d in datasets}
+
+
+def policy_notes(report: Mapping[str, Any]) -> list[str]:
+    """One line per thing a policy let through (docs/raw-data.md, "Policies and where their counts appear"),
+    read from a verification report: what `unimse fetch` prints and the run report lists."""
+    notes = []
+    for name, d in report.get("datasets", {}).items():
+        for diff in d.get("count_differences", []):
+            notes.append(f"{name}: {diff['file']} split {diff['split']}: {diff['found']} {diff['what']}, the manifest "
+                         f"expects {diff['expected']}")
+        for split, per in (d.get("modality_missing") or {}).items():
+            for modality, n in per.items():
+                if n:
+                    notes.append(f"{name}: {split}: {n} utterance(s) without {modality} features (features.missing)")
+        if d.get("padding_conflicts"):
+            notes.append(f"{name}: {d['padding_conflicts']} row(s) contradict the padding side {d['padding']!r}, "
+                         f"e.g. {d['padding_conflict_rows'][:3]}")
+        for key, what in (("labels_without_features", "labelled utterance(s) without features"),
+                          ("features_without_labels", "feature key(s) without a label row")):
+            if d.get(key):
+                notes.append(f"{name}: {d[key]} {what} (fetch.unmatched_ids)")
+        if d.get("features_outside_classes"):
+            notes.append(f"{name}: {d['features_outside_classes']} feature key(s) of rows outside the six classes")
+        if d.get("reference_split_mismatch"):
+            notes.append(f"{name}: {d['reference_split_mismatch']} utterance(s) in another split than the reference")
+        if d.get("split_source") == "reference":
+            notes.append(f"{name}: splits from the reference split (no feature file defines them)")
+        for path, decoding in (d.get("decodings") or {}).items():
+            if decoding["detected"] or decoding["c1_controls"]:
+                notes.append(f"{name}: {path}: read as {decoding['encoding']}"
+                             f"{' (detected)' if decoding['detected'] else ''}, {decoding['c1_controls']} C1 control "
+                             f"character(s), {decoding['repaired']} repaired")
+    return notes
