@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import pickle
 import shutil
 from pathlib import Path
@@ -457,3 +458,16 @@ def test_policy_notes_reach_the_run_report(full, text_only):
     page = render_report(ReportInputs(test={}, params={"data": {"source": "local"}}, verification=full[1]))
     section = page[page.index("## Raw data"):]
     assert "- iemocap: 2 feature key(s) of rows outside the six classes" in section
+
+
+@pytest.mark.skipif(not os.environ.get("UNIMSE_IEMOCAP_ALL"), reason="UNIMSE_IEMOCAP_ALL names no real IEMOCAP_all.csv")
+def test_the_reference_split_gives_the_papers_counts_on_the_real_table():
+    from unimse_core.io import raw
+    from unimse_core.io.manifest import read_manifest, check_file
+
+    path = Path(os.environ["UNIMSE_IEMOCAP_ALL"])
+    table = raw.assign_iemocap_splits(raw.read_iemocap_labels(path))
+    six = [split for split, used in zip(table.splits, table.in_classes) if used]
+    assert {s: six.count(s) for s in ("train", "valid", "test")} == {"train": 5237, "valid": 521, "test": 1622}
+    (entry,) = [e for e in read_manifest(ROOT / "manifests" / "authors.json").files if e.kind == "iemocap_labels"]
+    assert check_file(entry, path.parent, path).passed
