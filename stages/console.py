@@ -8,6 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from unimse_core.release import policy_notes
+
 
 def print_report(report: Mapping[str, Any]) -> None:
     """The verification report as two tables: files, then datasets."""
@@ -28,5 +30,8 @@ def print_report(report: Mapping[str, Any]) -> None:
         datasets.add_row(name, split(d.get("label_counts")), split(d.get("feature_counts")), dims,
                          str(d.get("labels_without_features", "-")), str(d.get("features_without_labels", "-")))
     console.print(datasets)
+    for line in policy_notes(report):
+        console.print(f"[yellow]note[/yellow] {line}", highlight=False, markup=True)
     for problem in report["problems"]:
         console.print(f"[red]problem[/red] {problem}", highlight=False, markup=True)
+

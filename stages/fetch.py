@@ -2,7 +2,8 @@
 
 Picks the raw folder by `data.source`, downloads missing files that the manifest gives a URL for
 (local source), verifies sizes, hashes and structure, and writes the verification report that
-every later stage depends on. Fails, after writing the report, when it lists a problem.
+every later stage depends on. Fails, after writing the report, when it lists a problem. Reads
+`data`, `fetch` and `features.padding` (the padding side it resolves is what preprocess removes).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from pathlib import Path
 import click
 
 from stages.common import PathOption, load_groups, params_option
-from unimse_core.config import DataConfig, FetchConfig
+from unimse_core.config import DataConfig, FeaturesConfig, FetchConfig
 from unimse_core.io.atomic import write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import read_manifest
-from unimse_core.release import fetch_missing, locate, verify
+from unimse_core.release import Policies, fetch_missing, locate, verify
 from stages.console import print_report
 
 
@@ -31,7 +32,9 @@ from stages.console import print_report
 def command(synthetic_dir: Path, synthetic_manifest: Path, local_dir: Path, manifest: Path,
             report_path: Path, params: Path) -> None:
     """Download missing raw files, verify hashes and structure, write the report."""
-    data, cfg = load_groups(params, data=DataConfig, fetch=FetchConfig)
+    data, cfg, features = load_groups(params, data=DataConfig, fetch=FetchConfig, features=FeaturesConfig)
+    policies = Policies(unmatched_ids=cfg.unmatched_ids, padding=features.padding, score_tolerance=cfg.score_tolerance,
+                        c1_controls=cfg.c1_controls)
     root, manifest_path = (synthetic_dir, synthetic_manifest) if data.source == "synthetic" else (local_dir, manifest)
     try:
         release = read_manifest(manifest_path)
@@ -40,7 +43,8 @@ def command(synthetic_dir: Path, synthetic_manifest: Path, local_dir: Path, mani
         if data.source == "local":
             fetched = fetch_missing(located, datasets=data.datasets, text_only=data.text_only,
                                     timeout_s=cfg.timeout_s, retries=cfg.retries)
-        report = verify(located, datasets=data.datasets, text_only=data.text_only, unmatched_ids=cfg.unmatched_ids)
+        report = verify(located, datasets=data.datasets, text_only=data.text_only, unmatched_ids=cfg.unmatched_ids,
+                        policies=policies)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
     report = {"schema": report["schema"], "ok": report["ok"], "source": data.source, "raw_dir": root.as_posix(),

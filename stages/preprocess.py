@@ -46,6 +46,7 @@ def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -
                            "sources": sources, "stats": stats})
     dropped = sum(stats["iemocap_slot_dropped"].values())
     missing = sum(stats["missing_features"].values())
-    click.echo(f"preprocess {dataset}: rows {stats['rows']}; without features {missing} "
-               f"({stats['missing_policy']}); NaN/inf values set to 0 {stats['nonfinite_values']}; "
+    one_modality = {split: {m: n for m, n in per.items() if n} for split, per in stats["missing_modality"].items()}
+    click.echo(f"preprocess {dataset}: rows {stats['rows']}; without features {missing}, without one modality "
+               f"{one_modality or 0} ({stats['missing_policy']}); NaN/inf values set to 0 {stats['nonfinite_values']}; "
                f"training rows dropped for an IEMOCAP slot outside the six classes {dropped} -> {out}")

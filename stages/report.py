@@ -29,13 +29,15 @@ from unimse_core.report import (DATASET_NAMES, METRIC_NAMES, ReportInputs, compa
 @click.option("--train", "train_summary", type=PathOption, help="training summary (metrics/train.json)")
 @click.option("--labels-summary", type=PathOption, help="label statistics (metrics/labels.json)")
 @click.option("--merge-summary", type=PathOption, help="dataset counts (metrics/merge.json)")
+@click.option("--verification", type=PathOption, help="verification report of the fetch stage (data/verified.json)")
 @click.option("--predictions", type=PathOption, help="folder of the prediction tables <dataset>.csv")
 @click.option("--live", type=PathOption, help="dvclive folder of the training run")
 @click.option("--figures", type=PathOption, required=True, help="folder of the PNG figures to write")
 @click.option("--out", type=PathOption, required=True, help="the report to write (Markdown)")
 @params_option
 def command(metrics: Path, train_summary: Path | None, labels_summary: Path | None, merge_summary: Path | None,
-            predictions: Path | None, live: Path | None, figures: Path, out: Path, params: Path) -> None:
+            verification: Path | None, predictions: Path | None, live: Path | None, figures: Path, out: Path,
+            params: Path) -> None:
     """Write the run's report: test metrics beside the paper's, data, labels, training, figures."""
     load_groups(params, data=DataConfig, train=TrainConfig)  # the two groups the report relies on, checked
     values = read_params(params)  # the whole file: the report prints every setting
@@ -44,7 +46,8 @@ def command(metrics: Path, train_summary: Path | None, labels_summary: Path | No
         if not isinstance(test, dict):
             raise RawDataError(metrics, "expected an object {dataset: {metric: value}}")
         optional = {name: None if path is None else read_json(path)
-                    for name, path in (("train", train_summary), ("labels", labels_summary), ("merge", merge_summary))}
+                    for name, path in (("train", train_summary), ("labels", labels_summary), ("merge", merge_summary),
+                                       ("verification", verification))}
         rows = {d: len(read_predictions(predictions / f"{d}.csv")["gold"]) for d in DATASETS
                 if predictions is not None and (predictions / f"{d}.csv").is_file()}
         with atomic_dir(figures) as tmp:

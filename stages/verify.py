@@ -1,7 +1,9 @@
 """`unimse verify PATH...`: check files against a manifest and their structure, for humans.
 
-A directory stands for the whole release in it; a file is matched to the manifest entry whose
-path it ends with. Exits non-zero naming each problem.
+A directory stands for the whole release in it; a file is matched to the manifest entry one of
+whose accepted names it ends with. A file that no entry names is still checked as far as it can
+be (`inspect_unlisted`: a pickle is loaded safely and read by the reader its structure fits).
+Exits non-zero naming each problem.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import click
 from unimse_core.config import DATASETS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import read_manifest
-from unimse_core.release import locate_paths, verify
+from unimse_core.release import Policies, inspect_unlisted, locate_paths, verify
 from stages.console import print_report
 
 
@@ -25,15 +27,25 @@ from stages.console import print_report
 @click.option("--unmatched-ids", type=click.Choice(["report", "error"]), default="error", show_default=True,
               help="ids in a label table without features, or the reverse: count them, or fail")
 @click.option("--text-only", is_flag=True, help="skip feature files")
+@click.option("--padding", type=click.Choice(["auto", "left", "right"]), default="auto", show_default=True,
+              help="MOSI/MOSEI padding side (as features.padding)")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
-def command(paths: tuple[Path, ...], manifest: Path, unmatched_ids: str, text_only: bool, as_json: bool) -> None:
+def command(paths: tuple[Path, ...], manifest: Path, unmatched_ids: str, text_only: bool, padding: str,
+            as_json: bool) -> None:
     """Check files against the manifest and their structure; fail naming each problem."""
+    policies = Policies(unmatched_ids=unmatched_ids, padding=padding)
     try:
         release = read_manifest(manifest)
-        located, problems = locate_paths(release, paths)
-        report = verify(located, datasets=DATASETS, text_only=text_only, unmatched_ids=unmatched_ids)
+        located, unlisted = locate_paths(release, paths)
+        report = verify(located, datasets=DATASETS, text_only=text_only, unmatched_ids=unmatched_ids,
+                        policies=policies)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
+    problems = []
+    for path in unlisted:
+        record, found = inspect_unlisted(path, policies)
+        report.setdefault("unlisted", []).append(record)
+        problems.extend(found)
     report["problems"] = problems + report["problems"]
     report["ok"] = not report["problems"]
     if as_json:

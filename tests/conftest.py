@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 # Real public label files for tests and benchmarks, outside the repository (never copied into it).
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# UNIMSE_SHARED_DATA points elsewhere (e.g. from a git worktree, where ../shared/data does not exist).
+SHARED_DATA = Path(os.environ.get("UNIMSE_SHARED_DATA") or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 
 @pytest.fixture

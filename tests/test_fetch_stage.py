@@ -161,7 +161,7 @@ def test_verify_names_files_not_in_the_manifest(work, tmp_path):
     stray.write_text("a,b\n")
     result = CliRunner().invoke(verify_cli, [str(stray), "--manifest", str(work / "synthetic" / "manifest.json")])
     assert result.exit_code != 0
-    assert "notes.csv: not listed in manifest" in result.output
+    assert "notes.csv: not listed in the manifest, and its header 'a,b' fits no label reader" in result.output
 
 
 def test_verify_a_whole_folder(work):

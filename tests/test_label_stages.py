@@ -238,7 +238,7 @@ def test_preprocessed_files_describe_themselves(work):
     for dataset in DATASETS:
         attrs = read_attrs(work / "processed" / f"{dataset}.h5")
         assert attrs["schema_version"] == SCHEMA_VERSION and attrs["dataset"] == dataset
-        assert attrs["config"]["features"] == {"dim": 64, "missing": "zero"}
+        assert attrs["config"]["features"] == {"dim": 64, "missing": "zero", "padding": "auto"}
         assert attrs["config"]["text"]["prefix"] == "sst2 sentence: " and attrs["config"]["text"]["score_decimals"] == 2
         table = (work / "labels" / f"{dataset}.csv").as_posix()
         assert attrs["sources"][table] == sha256_file(work / "labels" / f"{dataset}.csv")

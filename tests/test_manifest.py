@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from unimse_core.io.manifest import (FileCheck, ManifestEntry, check_file, read_
 
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORS = ROOT / "manifests" / "authors.json"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("UNIMSE_SHARED_DATA") or ROOT.parent / "shared" / "data")
 GOOD = {"path": "mosi/label.csv", "dataset": "mosi", "kind": "msa_labels", "split": None, "size": 3,
         "sha256": "", "url": "", "splits": None}
 
@@ -186,7 +187,10 @@ def test_authors_manifest_reads():
     assert by_path["mosei/mosei_senti_data_noalign.pkl"].splits == {"train": 16326, "valid": 1871, "test": 4659}
     assert by_path["meld/meld_features.pkl"].splits == {"train": 9989, "valid": 1109, "test": 2610}
     assert by_path["iemocap/iemocap_features.pkl"].splits == {"train": 5237, "valid": 521, "test": 1622}
-    assert by_path["iemocap/IEMOCAP_all.csv"].splits is None
+    # the reference split's six-class counts (docs/raw-data.md), expectations the verifier reports against
+    assert by_path["iemocap/IEMOCAP_all.csv"].splits == {"train": 5237, "valid": 521, "test": 1622}
+    assert by_path["meld/meld_features.pkl"].names == ("meld/meld_data_0610.pkl", "meld/meld_data_0424.pkl")
+    assert by_path["iemocap/iemocap_features.pkl"].names[0] == "iemocap/iemocap_data_0610.pkl"
     assert [by_path[f"meld/{n}_sent_emo.csv"].split for n in ("train", "dev", "test")] == ["train", "valid", "test"]
     for e in manifest.files:
         if e.path.endswith(".pkl"):
@@ -196,7 +200,8 @@ def test_authors_manifest_reads():
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real label files not present at {SHARED_DATA}")
 def test_authors_manifest_matches_real_label_files():
     manifest = read_manifest(AUTHORS)
-    hashed = [e for e in manifest.files if e.sha256]
+    # IEMOCAP_all.csv is hashed too but not in the shared folder (tests/test_authors_files.py checks it)
+    hashed = [e for e in manifest.files if e.sha256 and e.dataset != "iemocap"]
     assert len(hashed) == 5
     for e in hashed:
         check = check_file(e, SHARED_DATA)
@@ -206,9 +211,43 @@ def test_authors_manifest_matches_real_label_files():
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real label files not present at {SHARED_DATA}")
 def test_authors_manifest_counts_match_real_label_files():
     for e in read_manifest(AUTHORS).files:
-        if not e.sha256:
+        if not e.sha256 or e.dataset == "iemocap":
             continue
         with open(SHARED_DATA / e.path, newline="", encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
         counts = Counter(row["mode"] for row in rows) if e.kind == "msa_labels" else {e.split: len(rows)}
         assert e.splits == dict(counts), e.path
+
+
+def test_a_published_variant_passes_as_that_variant(tmp_path):
+    from unimse_core.io.manifest import Variant
+
+    (tmp_path / "a.csv").write_bytes(b"copy")
+    sha = hashlib.sha256(b"copy").hexdigest()
+    official = dict(path="a.csv", dataset="meld", kind="meld_labels", split="train", size=9,
+                    sha256=hashlib.sha256(b"official!").hexdigest())
+    known = Variant(name="known copy", size=4, sha256=sha, encoding="utf-8")
+    other_size = Variant(name="other", size=5, sha256="")
+    check = check_file(ManifestEntry(**official, variants=(other_size, known)), tmp_path)
+    assert (check.status, check.variant, check.encoding, check.sha256) == ("variant", "known copy", "utf-8", sha)
+    assert check.passed and "size mismatch: expected 9 bytes, got 4; taken as the published variant" in check.message
+    # no variant matches: still the size mismatch
+    assert check_file(ManifestEntry(**official, variants=(other_size,)), tmp_path).status == "size_mismatch"
+    # an unknown variant takes any file; the hash is recorded
+    unknown = check_file(ManifestEntry(**official, variants=(Variant(name="any"),)), tmp_path)
+    assert unknown.status == "variant" and unknown.sha256 == sha and "unknown size and hash" in unknown.message
+
+
+def test_accepted_names_are_read_and_may_not_repeat(tmp_path):
+    entry = {"path": "meld/meld_features.pkl", "dataset": "meld", "kind": "erc_features",
+             "names": ["meld/meld_data_0610.pkl"]}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"schema": 1, "files": [entry]}))
+    assert read_manifest(path).files[0].accepted_paths == ("meld/meld_features.pkl", "meld/meld_data_0610.pkl")
+    twice = dict(entry, path="meld/other.pkl")
+    path.write_text(json.dumps({"schema": 1, "files": [entry, twice]}))
+    with pytest.raises(RawDataError, match="path 'meld/meld_data_0610.pkl' is listed twice"):
+        read_manifest(path)
+    path.write_text(json.dumps({"schema": 1, "files": [dict(entry, encoding="latin-1")]}))
+    with pytest.raises(RawDataError, match="encoding must be one of utf-8, cp1252 or null"):
+        read_manifest(path)

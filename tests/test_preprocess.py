@@ -21,7 +21,7 @@ DIM = 4
 
 
 def features_config(missing: str = "zero", dim: int = DIM) -> FeaturesConfig:
-    return FeaturesConfig(dim=dim, missing=missing)
+    return FeaturesConfig(dim=dim, missing=missing, padding="auto")
 
 
 def frames(value: float, n: int, width: int) -> np.ndarray:

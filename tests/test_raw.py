@@ -108,10 +108,17 @@ def test_non_utf8_byte_names_the_line_and_byte_offset(tmp_path):
     path = tmp_path / "label.csv"
     path.write_bytes(header + line2 + line3)
     with pytest.raises(RawDataError) as err:
-        raw.read_msa_labels(path, "mosi")
+        raw.read_msa_labels(path, "mosi", encoding="utf-8")  # declared UTF-8: no cp1252 fallback
     assert err.value.record == "line 3"
     assert err.value.path == str(path)
     assert "byte 0xe9 at byte offset 88 (byte 7 of the line" in err.value.problem
+    assert '"encoding" to cp1252' in err.value.problem
+    # undeclared: 0xe9 is cp1252 e-acute; 0x81 is neither UTF-8 nor cp1252
+    line4 = b"v,3,x\x81,0.5,Positive,test,0\n"
+    path.write_bytes(header + line2 + line3 + line4)
+    with pytest.raises(RawDataError, match=r"not cp1252 either \(byte 0x81") as err:
+        raw.read_msa_labels(path, "mosi")
+    assert err.value.record == "line 4"
 
 
 @pytest.mark.parametrize("label", ["abc", "3.5", "-3.01", "nan", "inf", "", "1_0"])
@@ -394,7 +401,7 @@ def test_leading_and_trailing_runs_in_one_file_are_ambiguous(tmp_path):
     assert err.value.record == "train/audio row 0, valid/vision row 0"
     assert "train/audio row 0 (id 'v_1') has 1 leading and 0 trailing all-zero frames" in err.value.problem
     assert "valid/vision row 0 (id 'v_2') has 0 leading and 1 trailing all-zero frames" in err.value.problem
-    assert err.value.problem.endswith("(padding='left' or 'right' decides)")
+    assert err.value.problem.endswith("set features.padding: left or right")
     # An explicit side settles it.
     features = raw.read_msa_features(path, "mosi", padding="left")
     assert [len(a) for a in features.audio] == [1, 2, 2]
@@ -548,12 +555,6 @@ def test_erc_feature_errors(tmp_path):
     data["video"] = data["video"][:2]
     fails(data, r"video: expected a list of 3 dicts \(train, dev, test\), found a list of length 2")
     data = erc_pickle()
-    data["audio"][2]["7_7"] = np.ones((1, 2))
-    fails(data, r"audio\[2\]\['7_7'\]: key '7_7' is in audio\[2\] but not in video\[2\]")
-    data = erc_pickle()
-    data["video"][1]["7_7"] = np.ones((1, 3))
-    fails(data, r"video\[1\]\['7_7'\]: key '7_7' is in video\[1\] but not in audio\[1\]")
-    data = erc_pickle()
     data["audio"][1]["0_0"] = np.ones((1, 2, 2))
     fails(data, r"audio\[1\]\['0_0'\]: expected a float array \[frames, features\] \(or \[features\]\), "
                 r"found a 3-D float64 array")
@@ -598,15 +599,17 @@ def test_match_msa_by_position_when_ids_cannot_be_read(tmp_path):
     assert match.matched_by == "position"
     assert match.feature_index.tolist() == [0, 1, 2]
     assert match.labels_without_features == match.features_without_labels == []
-    # Ids that parse but name no label row are matched by position too.
+    # Ids that parse but name no label row are never paired by position: they are unmatched.
     other = {split: ones_block([f"other_{i}".encode()]) for i, split in enumerate(raw.SPLITS)}
     other_features = raw.read_msa_features(dump(other, tmp_path / "other.pkl"), "mosi")
     assert other_features.ids_parsed
-    assert raw.match_ids(msa_labels(tmp_path), other_features).matched_by == "position"
+    other_match = raw.match_ids(msa_labels(tmp_path), other_features)
+    assert other_match.matched_by == "id" and other_match.feature_index.tolist() == [-1, -1, -1]
+    assert other_match.features_without_labels == ["other_0", "other_1", "other_2"]
     data["test"] = {key: value.repeat(2, axis=0) for key, value in data["test"].items()}
     features = raw.read_msa_features(dump(data, tmp_path / "mosi.pkl"), "mosi")
-    with pytest.raises(RawDataError, match=r"split sizes differ: train 1 labels vs 1 features, valid 1 labels vs "
-                                           r"1 features, test 1 labels vs 2 features"):
+    with pytest.raises(RawDataError, match=r"no test id can be read as a .* the counts differ: 1 labels vs 2 "
+                                           r"features"):
         raw.match_ids(msa_labels(tmp_path), features)
 
 

@@ -37,6 +37,7 @@ YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 SMALL = {
     "seed": 0, "msa_layout": "authors", "max_frames": 12, "missing_features": 0.02, "nan_frames": 0.05,
+    "variants": [],
     "mosi": {"train": 40, "valid": 10, "test": 12, "audio_dim": 5, "video_dim": 20},
     "mosei": {"train": 40, "valid": 10, "test": 12, "audio_dim": 74, "video_dim": 35},
     "meld": {"train": 40, "valid": 10, "test": 12, "audio_dim": 64, "video_dim": 64},

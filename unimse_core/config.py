@@ -210,6 +210,9 @@ class SyntheticConfig:
     max_frames: int = param(ge=4, help="longest audio/video sequence; MSA pickles are padded to it")
     missing_features: float = param(ge=0.0, lt=1.0, help="share of utterances without features")
     nan_frames: float = param(ge=0.0, lt=1.0, help="share of utterances with a NaN frame")
+    variants: tuple[Literal["authors_names", "meld_0424", "missing_modality", "count_mismatch", "meld_cp1252",
+                            "meld_c1_lf", "mixed_padding", "mosei_unparsed_ids"], ...] = param(
+        unique=True, help="real-release variants to write (docs/synthetic.md); [] writes none")
     mosi: SyntheticSizes = param()
     mosei: SyntheticSizes = param()
     meld: SyntheticSizes = param()
@@ -224,6 +227,11 @@ class FetchConfig:
     timeout_s: float = param(gt=0, help="socket timeout of one download request")
     unmatched_ids: Literal["report", "error"] = param(
         help="ids in a label table without features, or the reverse: count them in the report, or fail")
+    score_tolerance: float = param(
+        ge=0.0, help="MOSI/MOSEI: largest |pickle label - label.csv label| accepted on a matched row")
+    c1_controls: Literal["keep", "repair"] = param(
+        help="C1 control characters in label text (cp1252 read as latin-1, e.g. U+0092): keep as published, "
+             "or repair to the cp1252 character")
 
 
 @dataclass(frozen=True)
@@ -299,7 +307,10 @@ class FeaturesConfig:
 
     dim: int = param(ge=1, help="every feature vector is zero-padded or truncated to this width (paper: 64)")
     missing: Literal["zero", "drop", "error"] = param(
-        help="utterances without features: zero (empty sequences, as the reference's zeros), drop them, or fail")
+        help="utterances without features, or without one modality: zero (empty sequences, as the reference's "
+             "zeros), drop them, or fail")
+    padding: Literal["auto", "left", "right"] = param(
+        help="MOSI/MOSEI padding side: auto (the side most rows agree with), left (the reference) or right")
 
 
 COMBINATIONS: dict[str, tuple[str, ...]] = {

@@ -121,6 +121,23 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
                                "accepts them")
         if features_config.missing == "drop":
             used &= ~missing
+    # An utterance with features in one modality only (the other's dict lacks its key): the same
+    # policy, per modality; "zero" gives the absent modality an empty sequence, like the authors' zeros.
+    stats["missing_modality"] = {}
+    if features is not None:
+        found = np.flatnonzero(used & (feature_index >= 0))
+        for modality in ("audio", "video"):
+            sequences = getattr(features, modality)
+            absent = [i for i in found.tolist() if sequences[feature_index[i]] is None]
+            for i in absent:
+                per_split = stats["missing_modality"].setdefault(table.splits[i], {"audio": 0, "video": 0})
+                per_split[modality] += 1
+            if absent and features_config.missing == "error":
+                raise RawDataError(features.path, f"{len(absent)} utterance(s) without {modality} features, e.g. "
+                                   f"{table.ids[absent[0]]!r} ({table.where(absent[0])}); features.missing: zero or "
+                                   "drop accepts them")
+            if absent and features_config.missing == "drop":
+                used[absent] = False
     stats["missing_policy"] = features_config.missing
 
     inputs = input_texts(table, text_config)

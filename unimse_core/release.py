@@ -9,54 +9,70 @@ an empty list means the release is usable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
-
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
+
 from unimse_core.io import raw
 from unimse_core.io.download import download
 from unimse_core.io.errors import RawDataError
-from unimse_core.io.manifest import SPLITS, FileCheck, Manifest, ManifestEntry, check_file
+from unimse_core.io.manifest import SPLITS, FileCheck, Manifest, ManifestEntry, check_file, sha256_file
+from unimse_core.io.safe_pickle import load_pickle
 
 REPORT_SCHEMA = 1
 LABEL_KINDS = ("msa_labels", "meld_labels", "iemocap_labels")
 FEATURE_KINDS = ("msa_features", "erc_features")
 EXAMPLES = 5  # unmatched ids quoted in the report, per direction
+# Datasets whose label table has no split column: a split the features leave empty falls back on
+# the shipped reference split (docs/raw-data.md, "IEMOCAP split") instead of being a problem.
+REFERENCE_SPLIT_DATASETS = ("iemocap",)
 
 
 @dataclass(frozen=True)
 class Located:
-    """A manifest entry and the file on disk that should match it."""
+    """A manifest entry and the file on disk that should match it (under any of its accepted names).
+
+    `also_present` lists other accepted names of the entry that exist too: two copies of one file
+    are ambiguous, and the verifier says so.
+    """
 
     entry: ManifestEntry
     path: Path
+    also_present: tuple[Path, ...] = ()
 
 
 def locate(manifest: Manifest, root: Path) -> list[Located]:
-    return [Located(entry, root / entry.path) for entry in manifest.files]
+    """Each entry's file in `root`: the first of its accepted names (ours, the authors', MMSA's) that exists."""
+    located = []
+    for entry in manifest.files:
+        present = [root / name for name in entry.accepted_paths if (root / name).is_file()]
+        located.append(Located(entry, present[0] if present else root / entry.path, tuple(present[1:])))
+    return located
 
 
-def locate_paths(manifest: Manifest, paths: Iterable[Path]) -> tuple[list[Located], list[str]]:
+def locate_paths(manifest: Manifest, paths: Iterable[Path]) -> tuple[list[Located], list[Path]]:
     """Match files given by a user to manifest entries: a directory stands for the whole release in
-    it, a file for the entry whose manifest path is a suffix of it. Returns the matches and problems."""
+    it, a file for the entry one of whose accepted names is a suffix of it. Returns the matches and
+    the files that match no entry (`inspect_unlisted` checks what it can of those)."""
     located: list[Located] = []
-    problems: list[str] = []
+    unlisted: list[Path] = []
     for path in paths:
         if path.is_dir():
             located.extend(locate(manifest, path))
             continue
-        matches = [e for e in manifest.files
-                   if path.as_posix() == e.path or path.as_posix().endswith("/" + e.path)]
+        matches = [(len(name), e) for e in manifest.files for name in e.accepted_paths
+                   if path.as_posix() == name or path.as_posix().endswith("/" + name)]
         if not matches:
-            problems.append(f"{path}: not listed in manifest {manifest.name!r} "
-                            f"(known files: {', '.join(e.path for e in manifest.files)})")
+            unlisted.append(path)
         else:
-            located.append(Located(max(matches, key=lambda e: len(e.path)), path))
-    return located, problems
+            located.append(Located(max(matches, key=lambda m: m[0])[1], path))
+    return located, unlisted
 
 
 def fetch_missing(located: Sequence[Located], *, datasets: Sequence[str], text_only: bool,
@@ -80,116 +96,219 @@ def _split_counts(splits: Sequence[str]) -> dict[str, int]:
     return {split: counts.get(split, 0) for split in SPLITS}
 
 
-def _check_counts(located: Located, observed: dict[str, int], what: str) -> list[str]:
+def _count_differences(located: Located, observed: dict[str, int], what: str) -> list[dict[str, Any]]:
+    """Where the observed counts differ from the manifest's expectations (its `splits`)."""
     expected = located.entry.splits
     if not expected:
         return []
     if located.entry.kind == "meld_labels" and located.entry.split:
         observed = {located.entry.split: observed.get(located.entry.split, 0)}
-    return [f"{located.path}: split {split}: expected {n} {what}, found {observed.get(split, 0)}"
-            for split, n in expected.items() if observed.get(split, 0) != n]
+    return [{"file": located.path.as_posix(), "split": split, "what": what, "expected": n,
+             "found": observed.get(split, 0)} for split, n in expected.items() if observed.get(split, 0) != n]
 
 
-def _read_labels(dataset: str, files: list[Located]) -> raw.LabelTable:
+@dataclass(frozen=True)
+class Policies:
+    """The params that decide what the verifier accepts (docs/raw-data.md, "Policies")."""
+
+    unmatched_ids: Literal["report", "error"] = "error"
+    padding: Literal["auto", "left", "right"] = "auto"
+    score_tolerance: float = raw.SCORE_TOLERANCE
+    c1_controls: raw.C1Policy = "keep"
+
+
+def _read_labels(dataset: str, files: list[Located], encodings: Mapping[str, str | None],
+                 c1_controls: raw.C1Policy) -> raw.LabelTable:
     if dataset in ("mosi", "mosei"):
         (only,) = files
-        return raw.read_msa_labels(only.path, dataset)
+        return raw.read_msa_labels(only.path, dataset, encoding=encodings.get(only.path.as_posix()),
+                                   c1_controls=c1_controls)
     if dataset == "meld":
-        return raw.read_meld_labels({f.entry.split: f.path for f in files})
+        return raw.read_meld_labels({f.entry.split: f.path for f in files},
+                                    encodings={f.entry.split: encodings.get(f.path.as_posix()) for f in files},
+                                    c1_controls=c1_controls)
     (only,) = files
-    return raw.read_iemocap_labels(only.path)
+    return raw.read_iemocap_labels(only.path, encoding=encodings.get(only.path.as_posix()), c1_controls=c1_controls)
 
 
-def _read_features(dataset: str, located: Located) -> raw.Features:
+def _read_features(dataset: str, located: Located, padding: str = "auto") -> raw.Features:
     if located.entry.kind == "msa_features":
-        return raw.read_msa_features(located.path, dataset)
+        return raw.read_msa_features(located.path, dataset, padding=padding)
     return raw.read_erc_features(located.path, dataset)
 
 
-def _verify_dataset(dataset: str, files: list[Located], *, text_only: bool,
-                    unmatched_ids: Literal["report", "error"]) -> tuple[dict[str, Any], list[str]]:
-    """Structure of one dataset's files (those present and intact) and their cross-check."""
+def _where(summary: Mapping[str, Any]) -> str:
+    return f"{summary['features']} vs {', '.join(summary['labels'])}"
+
+
+def _verify_dataset(dataset: str, files: list[Located], *, text_only: bool, policies: Policies,
+                    encodings: Mapping[str, str | None]) -> tuple[dict[str, Any], list[str]]:
+    """Structure of one dataset's files (those present and intact) and their cross-check.
+
+    What a policy let through is counted in the summary (and, where ids are involved, listed in
+    full under `unmatched`); what it refuses is a problem naming the file, the record, what was
+    expected and the param to set.
+    """
+    report_policy = policies.unmatched_ids == "report"
+    hint = "(fetch.unmatched_ids: report counts them instead)"
     problems: list[str] = []
     summary: dict[str, Any] = {"labels": [f.path.as_posix() for f in files if f.entry.kind in LABEL_KINDS],
                                "features": None}
     label_files = [f for f in files if f.entry.kind in LABEL_KINDS]
     feature_files = [f for f in files if f.entry.kind in FEATURE_KINDS]
     labels = features = None
+    differences: list[dict[str, Any]] = []
     if label_files:
         try:
-            labels = _read_labels(dataset, label_files)
+            labels = _read_labels(dataset, label_files, encodings, policies.c1_controls)
         except RawDataError as err:
             problems.append(str(err))
     if feature_files and not text_only:
         (feature_file,) = feature_files
         summary["features"] = feature_file.path.as_posix()
         try:
-            features = _read_features(dataset, feature_file)
+            features = _read_features(dataset, feature_file, policies.padding)
         except RawDataError as err:
             problems.append(str(err))
     if labels is not None:
+        summary["decodings"] = {path: d.to_json() for path, d in labels.decodings.items()}
+        summary["c1_controls"] = policies.c1_controls
         splits = labels.splits
         if dataset == "iemocap":
             # The csv has no split column and rows outside the six classes are not used: count the
-            # six-class rows per split, the split coming from the features (or the session rule).
+            # six-class rows per split, the split coming from the features or the reference split.
             labels = raw.assign_iemocap_splits(labels, features)
             splits = [split for split, used in zip(labels.splits, labels.in_classes) if used]
             summary["other_codes"] = dict(labels.other_codes)
+            from_features = features is not None and features.defines_splits
+            summary["split_source"] = "features" if from_features else "reference"
+            if from_features:
+                disagree = raw.iemocap_split_check(labels)
+                summary["reference_split_mismatch"] = len(disagree)
+                summary.setdefault("unmatched", {})["reference_split_mismatch"] = disagree
+                if disagree and not report_policy:
+                    problems.append(f"{summary['features']}: {len(disagree)} six-class utterance(s) lie in another "
+                                    f"split than the reference split (unimse_core/io/iemocap_split.json), e.g. "
+                                    f"{disagree[:EXAMPLES]} {hint}")
         counts = _split_counts(splits)
         summary["label_counts"] = counts
-        if not (dataset == "iemocap" and features is None):  # text-only IEMOCAP has no valid split
-            for f in label_files:
-                problems.extend(_check_counts(f, counts, "labelled utterances"))
+        for f in label_files:
+            differences.extend(_count_differences(f, counts, "labelled utterances"))
     if features is not None:
         counts = _split_counts(features.splits)
         summary.update(layout=features.layout, padding=features.padding, feature_counts=counts,
                        audio_dim=features.audio_dim, video_dim=features.video_dim,
                        nan_frames=dict(features.nan_frames))
-        problems.extend(_check_counts(feature_files[0], counts, "utterances with features"))
+        if features.layout in ("authors", "mmsa"):
+            summary.update(padding_policy=policies.padding, padding_votes=dict(features.padding_votes),
+                           padding_conflicts=len(features.padding_conflicts),
+                           padding_conflict_rows=list(features.padding_conflicts))
+        else:
+            summary.update(modality_missing={s: dict(m) for s, m in features.modality_missing.items()},
+                           modality_missing_examples={m: ids[:EXAMPLES]
+                                                      for m, ids in features.modality_missing_ids.items()})
+        differences.extend(_count_differences(feature_files[0], counts, "utterances with features"))
         empty = [split for split, n in counts.items() if n == 0]
-        if empty:
+        if empty and dataset not in REFERENCE_SPLIT_DATASETS:
             problems.append(f"{feature_files[0].path}: split(s) {', '.join(empty)} hold no utterance")
+    summary["count_differences"] = differences
+    if differences and not report_policy:
+        problems.extend(f"{d['file']}: split {d['split']}: expected {d['expected']} {d['what']}, found {d['found']} "
+                        f"(the manifest's count; {hint})" for d in differences)
     if labels is not None and features is not None:
-        match = raw.match_ids(labels, features)
-        summary.update(
-            matched_by=match.matched_by,
-            labels_without_features=len(match.labels_without_features),
-            features_without_labels=len(match.features_without_labels),
-            split_mismatch=len(match.split_mismatch),
-            examples={"labels_without_features": match.labels_without_features[:EXAMPLES],
-                      "features_without_labels": match.features_without_labels[:EXAMPLES],
-                      "split_mismatch": match.split_mismatch[:EXAMPLES]})
-        where = f"{summary['features']} vs {', '.join(summary['labels'])}"
-        if match.split_mismatch:
-            problems.append(f"{where}: {len(match.split_mismatch)} id(s) in different splits, "
-                            f"e.g. {match.split_mismatch[:EXAMPLES]}")
-        if unmatched_ids == "error":
-            if match.labels_without_features:
-                problems.append(f"{where}: {len(match.labels_without_features)} labelled id(s) without "
-                                f"features, e.g. {match.labels_without_features[:EXAMPLES]} "
-                                "(fetch.unmatched_ids: report counts them instead)")
-            if match.features_without_labels:
-                problems.append(f"{where}: {len(match.features_without_labels)} feature id(s) without "
-                                f"a label row, e.g. {match.features_without_labels[:EXAMPLES]} "
-                                "(fetch.unmatched_ids: report counts them instead)")
+        try:
+            match = raw.match_ids(labels, features, policies.score_tolerance)
+        except RawDataError as err:
+            problems.append(str(err))
+            return summary, problems
+        _summarise_match(summary, labels, features, match, policies)
+        problems.extend(_match_problems(summary, match, policies))
     return summary, problems
 
 
+def _summarise_match(summary: dict[str, Any], labels: raw.LabelTable, features: raw.Features, match: raw.IdMatch,
+                     policies: Policies) -> None:
+    unmatched = summary.setdefault("unmatched", {})
+    unmatched.update(labels_without_features=list(match.labels_without_features),
+                     features_without_labels=list(match.features_without_labels))
+    if labels.in_classes is not None:
+        # IEMOCAP keys of rows outside the six classes: present in the pickle, never used
+        rows = np.flatnonzero((match.feature_index >= 0) & ~labels.in_classes)
+        unmatched["features_outside_classes"] = [labels.ids[i] for i in rows]
+        summary["features_outside_classes"] = len(rows)
+    summary.update(
+        matched_by=match.matched_by,
+        labels_without_features=len(match.labels_without_features),
+        features_without_labels=len(match.features_without_labels),
+        split_mismatch=len(match.split_mismatch),
+        examples={"labels_without_features": match.labels_without_features[:EXAMPLES],
+                  "features_without_labels": match.features_without_labels[:EXAMPLES],
+                  "split_mismatch": match.split_mismatch[:EXAMPLES]})
+    if labels.dataset in ("mosi", "mosei"):
+        summary["split_matching"] = dict(match.split_matching)
+        summary["score_check"] = {"compared": match.score_compared, "mismatched": len(match.score_mismatch),
+                                  "max_abs_diff": match.score_max_diff if np.isfinite(match.score_max_diff) else None,
+                                  "tolerance": policies.score_tolerance,
+                                  "examples": match.score_mismatch[:EXAMPLES]}
+
+
+def _match_problems(summary: Mapping[str, Any], match: raw.IdMatch, policies: Policies) -> list[str]:
+    problems = []
+    where = _where(summary)
+    if match.split_mismatch:
+        problems.append(f"{where}: {len(match.split_mismatch)} id(s) in different splits, "
+                        f"e.g. {match.split_mismatch[:EXAMPLES]}")
+    if match.score_mismatch:
+        problems.append(f"{where}: {len(match.score_mismatch)} of {match.score_compared} matched row(s) have a "
+                        f"pickle label that differs from label.csv by more than {policies.score_tolerance:g} "
+                        f"(largest difference {match.score_max_diff:g}), e.g. {match.score_mismatch[:EXAMPLES]}; "
+                        "the rows are paired wrongly or the files are from different releases "
+                        "(fetch.score_tolerance sets the tolerance)")
+    if policies.unmatched_ids == "error":
+        if match.labels_without_features:
+            problems.append(f"{where}: {len(match.labels_without_features)} labelled id(s) without "
+                            f"features, e.g. {match.labels_without_features[:EXAMPLES]} "
+                            "(fetch.unmatched_ids: report counts them instead)")
+        if match.features_without_labels:
+            problems.append(f"{where}: {len(match.features_without_labels)} feature id(s) without "
+                            f"a label row, e.g. {match.features_without_labels[:EXAMPLES]} "
+                            "(fetch.unmatched_ids: report counts them instead)")
+    return problems
+
+
 def verify(located: Sequence[Located], *, datasets: Sequence[str], text_only: bool,
-           unmatched_ids: Literal["report", "error"]) -> dict[str, Any]:
-    """Check every located file, then the structure of each dataset; return the report."""
+           unmatched_ids: Literal["report", "error"], policies: Policies | None = None) -> dict[str, Any]:
+    """Check every located file, then the structure of each dataset; return the report.
+
+    `policies` (default: the given `unmatched_ids`, auto padding, the default tolerance, C1
+    controls kept) decide what passes; `unmatched_ids` overrides its field.
+    """
+    policies = dataclasses.replace(policies or Policies(), unmatched_ids=unmatched_ids)
     files: list[dict[str, Any]] = []
     problems: list[str] = []
     intact: dict[str, list[Located]] = {}
+    encodings: dict[str, str | None] = {}
     for item in located:
         entry = item.entry
         if entry.dataset not in datasets or (text_only and entry.kind in FEATURE_KINDS):
             continue
-        check: FileCheck = check_file(entry, _root_of(item))
-        files.append({"path": item.path.as_posix(), "dataset": entry.dataset, "kind": entry.kind,
-                      "split": entry.split, "status": check.status, "size": check.size,
-                      "sha256": check.sha256, "expected_sha256": entry.sha256})
-        if check.status in ("ok", "recorded"):
+        check: FileCheck = check_file(entry, _root_of(item), item.path)
+        record = {"path": item.path.as_posix(), "dataset": entry.dataset, "kind": entry.kind,
+                  "split": entry.split, "status": check.status, "size": check.size,
+                  "sha256": check.sha256, "expected_sha256": entry.sha256}
+        if item.path.as_posix() != (_root_of(item) / entry.path).as_posix():
+            record["manifest_path"] = entry.path  # found under another accepted name
+        if check.variant:
+            record["variant"] = check.variant
+        if check.encoding:
+            record["encoding"] = check.encoding
+        files.append(record)
+        encodings[item.path.as_posix()] = check.encoding
+        if item.also_present:
+            problems.append(f"{item.path}: the same file is also present as "
+                            f"{', '.join(p.as_posix() for p in item.also_present)} (accepted names of manifest "
+                            f"entry {entry.path!r}); keep one")
+        if check.passed:
             intact.setdefault(entry.dataset, []).append(item)
         else:
             problems.append(check.message)
@@ -198,11 +317,57 @@ def verify(located: Sequence[Located], *, datasets: Sequence[str], text_only: bo
         if dataset not in intact:
             continue
         summary, dataset_problems = _verify_dataset(dataset, intact[dataset], text_only=text_only,
-                                                    unmatched_ids=unmatched_ids)
+                                                    policies=policies, encodings=encodings)
         datasets_report[dataset] = summary
         problems.extend(dataset_problems)
     return {"schema": REPORT_SCHEMA, "ok": not problems, "files": files, "datasets": datasets_report,
             "problems": problems}
+
+
+def inspect_unlisted(path: Path, policies: Policies | None = None) -> tuple[dict[str, Any], list[str]]:
+    """What can be checked of a file that no manifest entry names: a pickle is loaded with the
+    restricted unpickler (never run) and read by the reader its structure fits; a CSV by the
+    reader its header fits. Sizes and hashes cannot be checked (they are recorded)."""
+    policies = policies or Policies()
+    record: dict[str, Any] = {"path": path.as_posix(), "status": "unlisted"}
+    if not path.is_file():
+        return record, [f"{path}: missing (and not listed in the manifest)"]
+    record.update(size=path.stat().st_size, sha256=sha256_file(path))
+    name = path.as_posix().lower()
+    guess = next((d for d in ("mosei", "mosi", "iemocap", "meld") if d in name), None)
+    try:
+        if path.suffix == ".pkl":
+            data = load_pickle(path)
+            if isinstance(data, dict) and all(split in data for split in SPLITS):
+                dataset = guess if guess in ("mosi", "mosei") else "mosi"
+                features = raw.read_msa_features(path, dataset, padding=policies.padding)
+            else:
+                dataset = guess if guess in ("meld", "iemocap") else "meld"
+                features = raw.read_erc_features(path, dataset)
+            record.update(kind="msa_features" if features.layout in ("authors", "mmsa") else "erc_features",
+                          read_as=dataset, layout=features.layout, padding=features.padding,
+                          feature_counts=features.split_counts(), audio_dim=features.audio_dim,
+                          video_dim=features.video_dim, modality_missing=features.modality_missing,
+                          padding_conflicts=len(features.padding_conflicts))
+        elif path.suffix == ".csv":
+            header = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+            if "vid_cid" in header:
+                table = raw.read_iemocap_labels(path, c1_controls=policies.c1_controls)
+                table = raw.assign_iemocap_splits(table)
+            elif "video_id" in header:
+                table = raw.read_msa_labels(path, guess if guess in ("mosi", "mosei") else "mosi",
+                                            c1_controls=policies.c1_controls)
+            else:
+                return record, [f"{path}: not listed in the manifest, and its header {header.strip()[:80]!r} fits no "
+                                "label reader (MOSI/MOSEI label.csv, IEMOCAP_all.csv; a MELD file must be listed: "
+                                "add it to the manifest)"]
+            record.update(kind="labels", read_as=table.dataset, label_counts=table.split_counts(),
+                          decodings={p: d.to_json() for p, d in table.decodings.items()})
+        else:
+            return record, [f"{path}: not listed in the manifest, and neither a .pkl nor a .csv: nothing to check"]
+    except RawDataError as err:
+        return record, [f"{err} (the file is not listed in the manifest; read as {guess or 'its structure suggests'})"]
+    return record, []
 
 
 def _root_of(item: Located) -> Path:
@@ -235,12 +400,15 @@ def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = Tr
     summary = report["datasets"][dataset]
     label_files = [Located(ManifestEntry(path=p, dataset=dataset, kind=entries[p]["kind"], split=entries[p]["split"]),
                            Path(p)) for p in summary["labels"]]
-    labels = _read_labels(dataset, label_files)
+    encodings = {p: entries[p].get("encoding") for p in summary["labels"]}
+    labels = _read_labels(dataset, label_files, encodings, summary.get("c1_controls", "keep"))
     feature_table = None
     if features and summary.get("features"):
         path = summary["features"]
+        # the side the verifier resolved, so that every stage removes the same frames
+        padding = summary.get("padding", "auto") if summary.get("padding") in ("left", "right") else "auto"
         feature_table = _read_features(dataset, Located(ManifestEntry(path=path, dataset=dataset,
-                                                                      kind=entries[path]["kind"]), Path(path)))
+                                                                      kind=entries[path]["kind"]), Path(path)), padding)
     if dataset == "iemocap":
         labels = raw.assign_iemocap_splits(labels, feature_table)
     return labels, feature_table
@@ -251,3 +419,36 @@ def label_tables(report_path: Path, datasets: Sequence[str], *, text_only: bool)
     report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     return {d: open_dataset(report, d, features=(d == "iemocap" and not text_only), source=str(report_path))[0]
             for d in datasets}
+
+
+def policy_notes(report: Mapping[str, Any]) -> list[str]:
+    """One line per thing a policy let through (docs/raw-data.md, "Policies and where their counts appear"),
+    read from a verification report: what `unimse fetch` prints and the run report lists."""
+    notes = []
+    for name, d in report.get("datasets", {}).items():
+        for diff in d.get("count_differences", []):
+            notes.append(f"{name}: {diff['file']} split {diff['split']}: {diff['found']} {diff['what']}, the manifest "
+                         f"expects {diff['expected']}")
+        for split, per in (d.get("modality_missing") or {}).items():
+            for modality, n in per.items():
+                if n:
+                    notes.append(f"{name}: {split}: {n} utterance(s) without {modality} features (features.missing)")
+        if d.get("padding_conflicts"):
+            notes.append(f"{name}: {d['padding_conflicts']} row(s) contradict the padding side {d['padding']!r}, "
+                         f"e.g. {d['padding_conflict_rows'][:3]}")
+        for key, what in (("labels_without_features", "labelled utterance(s) without features"),
+                          ("features_without_labels", "feature key(s) without a label row")):
+            if d.get(key):
+                notes.append(f"{name}: {d[key]} {what} (fetch.unmatched_ids)")
+        if d.get("features_outside_classes"):
+            notes.append(f"{name}: {d['features_outside_classes']} feature key(s) of rows outside the six classes")
+        if d.get("reference_split_mismatch"):
+            notes.append(f"{name}: {d['reference_split_mismatch']} utterance(s) in another split than the reference")
+        if d.get("split_source") == "reference":
+            notes.append(f"{name}: splits from the reference split (no feature file defines them)")
+        for path, decoding in (d.get("decodings") or {}).items():
+            if decoding["detected"] or decoding["c1_controls"]:
+                notes.append(f"{name}: {path}: read as {decoding['encoding']}"
+                             f"{' (detected)' if decoding['detected'] else ''}, {decoding['c1_controls']} C1 control "
+                             f"character(s), {decoding['repaired']} repaired")
+    return notes

@@ -29,6 +29,7 @@ from unimse_core.config import DATASETS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.tables import read_table
 from unimse_core.metrics import CLASSES, MSA_DATASETS
+from unimse_core.release import policy_notes
 
 PAPER: dict[str, dict[str, float]] = {
     "mosi": {"MAE": 0.691, "Corr": 0.809, "Mult_acc_7": 48.68, "Has0_acc_2": 85.85, "Has0_F1_score": 85.83,
@@ -290,6 +291,7 @@ class ReportInputs:
     train: Mapping[str, Any] | None = None
     labels: Mapping[str, Any] | None = None
     merge: Mapping[str, Any] | None = None
+    verification: Mapping[str, Any] | None = None  # data/verified.json: what the raw-data policies let through
     prediction_rows: Mapping[str, int] = field(default_factory=dict)
     figures: Sequence[tuple[str, str]] = ()  # (title, link relative to the report)
 
@@ -354,6 +356,8 @@ def render_report(inputs: ReportInputs) -> str:
 
     if inputs.merge:
         lines += _data_section(inputs.merge)
+    if inputs.verification is not None:
+        lines += _raw_data_section(inputs.verification)
     if inputs.labels:
         lines += _labels_section(inputs.labels)
     if t:
@@ -389,6 +393,13 @@ def _data_section(merge: Mapping[str, Any]) -> list[str]:
     return ["## Data", "", f"Samples per split after preprocessing and merging (`merge.combination: "
                            f"{merge.get('combination', MISSING)}`).", ""] + \
         _table(["dataset", "train", "valid", "test"], rows) + [""]
+
+
+def _raw_data_section(verification: Mapping[str, Any]) -> list[str]:
+    notes = policy_notes(verification)
+    lines = ["## Raw data", "", "What the raw-data policies let through (docs/raw-data.md, \"Policies and where their "
+             "counts appear\"; every id is listed in data/verified.json):", ""]
+    return lines + ([f"- {n}" for n in notes] if notes else ["- nothing: every count as the manifest expects"]) + [""]
 
 
 def _labels_section(labels: Mapping[str, Any]) -> list[str]:

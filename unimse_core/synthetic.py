@@ -37,6 +37,7 @@ import numpy as np
 
 from unimse_core.config import DATASETS, SyntheticConfig, SyntheticSizes
 from unimse_core.io.manifest import SPLITS, Manifest, ManifestEntry, sha256_file, write_manifest
+from unimse_core.io.raw import reference_iemocap_split
 
 PICKLE_PROTOCOL = 4
 
@@ -264,10 +265,53 @@ def _write_pickle(path: Path, obj: Any) -> None:
 
 
 def _entry(out_dir: Path, rel: str, dataset: str, kind: str, splits: dict[str, int],
-           split: str | None = None) -> ManifestEntry:
-    path = out_dir / rel
+           split: str | None = None, written: str | None = None) -> ManifestEntry:
+    """The manifest entry of a file, listed under our name `rel`; `written` is the name it was
+    written under where that is another accepted one (the authors')."""
+    path = out_dir / (written or rel)
     return ManifestEntry(path=rel, dataset=dataset, kind=kind, split=split, size=os.path.getsize(path),
-                         sha256=sha256_file(path), url="", splits=splits)
+                         sha256=sha256_file(path), url="", splits=splits,
+                         names=(written,) if written and written != rel else ())
+
+
+# --- real-release variants (synthetic.variants; docs/synthetic.md) ------------------------------
+AUTHORS_NAMES = {"mosi/label.csv": "mosi/MOSI-label.csv", "mosei/label.csv": "mosei/MOSEI-label.csv",
+                 "mosi/mosi_data_noalign.pkl": "mosi/mosi_data_0610.pkl",
+                 "mosei/mosei_senti_data_noalign.pkl": "mosei/mosei_data_0610.pkl",
+                 "meld/meld_features.pkl": "meld/meld_data_0610.pkl",
+                 "iemocap/iemocap_features.pkl": "iemocap/iemocap_data_0610.pkl"}
+C1_QUOTE = "\u0092"  # cp1252's right single quote read as latin-1, as in the authors' MELD copies
+
+
+# The one dataset that a per-dataset MSA variant changes.
+VARIANT_DATASET = {"mixed_padding": "mosi", "mosei_unparsed_ids": "mosei"}
+
+
+def _variant_applies(config: SyntheticConfig, variant: str, dataset: str) -> bool:
+    return variant in config.variants and VARIANT_DATASET[variant] == dataset
+
+
+def _file_name(config: SyntheticConfig, rel: str) -> str:
+    """Where the file of manifest path `rel` is written: ours, or the authors' name of it."""
+    if "authors_names" not in config.variants:
+        return rel
+    if rel == "meld/meld_features.pkl" and "meld_0424" in config.variants:
+        return "meld/meld_data_0424.pkl"
+    return AUTHORS_NAMES.get(rel, rel)
+
+
+def _drop_one_video(video: list[dict[str, np.ndarray]]) -> None:
+    """missing_modality: the first key of each split keeps its audio and loses its video."""
+    for part in video:
+        if part:
+            del part[next(iter(part))]
+
+
+def _right_pad_row(x: np.ndarray, row: int) -> None:
+    """mixed_padding: move row `row`'s frames of a left-padded [N, L, D] array to the start."""
+    frames = x[row][(x[row] != 0).any(axis=1)]
+    x[row] = 0.0
+    x[row, :len(frames)] = frames
 
 
 # ----------------------------------------------------------------------------------------------
@@ -329,6 +373,8 @@ def _msa(config: SyntheticConfig, dataset: str, out_dir: Path) -> list[ManifestE
             left -= take
     video_ids = _youtube_ids(rng, n_videos, numeric_share=0.0 if mosi else 0.05)
     missing = _missing_per_split(rng, counts, config.missing_features)
+    if _variant_applies(config, "mosei_unparsed_ids", dataset):
+        missing = set()  # rows pair by position: the pickle holds every labelled utterance, as the reference's
     text_of = _spoken if mosi else (lambda words: _written(rng, words))
     utterances = _draw_utterances(rng, config, sizes, len(clips), text_of, REVIEW_FILLERS, missing)
     raters = (3, 5) if mosi else (3,)
@@ -338,7 +384,7 @@ def _msa(config: SyntheticConfig, dataset: str, out_dir: Path) -> list[ManifestE
     rows = [(video_ids[clips[i][0]], clips[i][1], utterances[i].text, repr(labels[i]), _annotation(labels[i]),
              clips[i][2], 0) for i in order]
     label_rel = f"{dataset}/label.csv"
-    _write_csv(out_dir / label_rel, MSA_COLUMNS, rows)
+    _write_csv(out_dir / _file_name(config, label_rel), MSA_COLUMNS, rows)
 
     features: dict[str, dict[str, Any]] = {}
     feature_counts: dict[str, int] = {}
@@ -347,10 +393,17 @@ def _msa(config: SyntheticConfig, dataset: str, out_dir: Path) -> list[ManifestE
         feature_counts[split] = len(members)
         features[split] = _msa_split(config, dataset, sizes, members, clips, video_ids, utterances, labels)
     feature_rel = f"{dataset}/{_msa_feature_name(config, dataset)}"
-    _write_pickle(out_dir / feature_rel, features)
+    if config.msa_layout == "authors" and _variant_applies(config, "mixed_padding", dataset):
+        _right_pad_row(features["train"]["audio"], 0)
+    if config.msa_layout == "authors" and _variant_applies(config, "mosei_unparsed_ids", dataset):
+        for split in SPLITS:  # the CMU-SDK style "<video_id>[<clip_id>]": rows pair by position
+            pairs = features[split]["id"]
+            features[split]["id"] = np.array([[f"{vid}[{cid}]"] for vid, cid in pairs], dtype=object).reshape(-1, 1)
+    _write_pickle(out_dir / _file_name(config, feature_rel), features)
     label_counts = {s: n for s, n in zip(SPLITS, counts)}
-    return [_entry(out_dir, label_rel, dataset, "msa_labels", label_counts),
-            _entry(out_dir, feature_rel, dataset, "msa_features", feature_counts)]
+    return [_entry(out_dir, label_rel, dataset, "msa_labels", label_counts, written=_file_name(config, label_rel)),
+            _entry(out_dir, feature_rel, dataset, "msa_features", feature_counts,
+                   written=_file_name(config, feature_rel))]
 
 
 def _msa_feature_name(config: SyntheticConfig, dataset: str) -> str:
@@ -462,12 +515,32 @@ def _meld(config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
             dialogue_id += 1 + int(rng.random() < 0.03)  # the real files skip a few ids
         rel = f"meld/{MELD_FILES[split]}"
         _write_csv(out_dir / rel, MELD_COLUMNS, rows)
+        _meld_csv_variant(config, out_dir / rel, split)
         entries.append(_entry(out_dir, rel, "meld", "meld_labels", {split: n}, split=split))
         start += n
     rel = "meld/meld_features.pkl"
-    _write_pickle(out_dir / rel, {"audio": audio, "video": video})
-    entries.append(_entry(out_dir, rel, "meld", "erc_features", {s: len(d) for s, d in zip(SPLITS, audio)}))
+    if "missing_modality" in config.variants:
+        _drop_one_video(video)
+    # count_mismatch: the manifest expects features for every labelled utterance, as the real one
+    # does (9,989), while the pickle lacks the missing ones
+    expected = counts if "count_mismatch" in config.variants else [len(d) for d in audio]
+    _write_pickle(out_dir / _file_name(config, rel), audio if "meld_0424" in config.variants else
+                  {"audio": audio, "video": video})
+    entries.append(_entry(out_dir, rel, "meld", "erc_features", dict(zip(SPLITS, expected)),
+                          written=_file_name(config, rel)))
     return entries
+
+
+def _meld_csv_variant(config: SyntheticConfig, path: Path, split: str) -> None:
+    """meld_c1_lf: the authors' UTF-8 copies with U+0092 for the right quote; meld_cp1252: the dev
+    file as a cp1252 copy (characters cp1252 lacks, such as emoji, become '?')."""
+    if not {"meld_c1_lf", "meld_cp1252"} & set(config.variants):
+        return
+    text = path.read_text(encoding="utf-8")
+    if "meld_cp1252" in config.variants and split == "valid":
+        path.write_bytes(text.encode("cp1252", errors="replace"))
+    elif "meld_c1_lf" in config.variants:
+        path.write_text(text.replace("\u2019", C1_QUOTE), encoding="utf-8", newline="")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -495,15 +568,27 @@ def _iemocap(config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
 
     # Dialogues of 8-30 six-class utterances; train and valid in Sessions 1-4 (valid = whole
     # dialogues), test in Session 5; then the extra rows with other codes, spread over dialogues.
+    # Valid dialogues take the names of the reference split's valid dialogues (and hold more
+    # utterances where 12 would not suffice), so that the reference split, which a text-only run
+    # uses, is the split of the pickle; train dialogues skip those names.
+    reference = reference_iemocap_split()
+    valid_names = sorted(reference.valid_dialogues)
     dialogues: list[tuple[str, int, str, int]] = []  # (vid, session, split, six-class utterances)
     next_in_session = {s: 0 for s in range(1, 6)}
     for split, n in zip(SPLITS, counts):
         left, k = n, 0
         while left > 0:
-            session = 5 if split == "test" else 1 + k % 4
             take = min(left, int(rng.integers(8, 31)))
-            dialogues.append((_iemocap_vid(session, next_in_session[session]), session, split, take))
-            next_in_session[session] += 1
+            if split == "valid":
+                vid = valid_names[k]
+                take = max(take, min(left, math.ceil(left / (len(valid_names) - k))))
+                dialogues.append((vid, int(vid[3:5]), split, take))
+            else:
+                session = 5 if split == "test" else 1 + k % 4
+                while _iemocap_vid(session, next_in_session[session]) in reference.valid_dialogues:
+                    next_in_session[session] += 1
+                dialogues.append((_iemocap_vid(session, next_in_session[session]), session, split, take))
+                next_in_session[session] += 1
             left -= take
             k += 1
     other = [0] * len(dialogues)
@@ -559,9 +644,17 @@ def _iemocap(config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
     label_rel = "iemocap/IEMOCAP_all.csv"
     _write_csv(out_dir / label_rel, IEMOCAP_COLUMNS, rows)
     feature_rel = "iemocap/iemocap_features.pkl"
-    _write_pickle(out_dir / feature_rel, {"audio": audio, "video": video})
+    if "missing_modality" in config.variants:
+        _drop_one_video(video)
+    expected = [len(d) for d in audio]
+    if "count_mismatch" in config.variants:  # a key the CSV lacks, as real pickles carry
+        extra = f"{dialogues[0][0]}_F999"
+        audio[0][extra] = np.ones((2, sizes.audio_dim), dtype=np.float32)
+        video[0][extra] = np.ones((2, sizes.video_dim), dtype=np.float32)
+    _write_pickle(out_dir / _file_name(config, feature_rel), {"audio": audio, "video": video})
     return [_entry(out_dir, label_rel, "iemocap", "iemocap_labels", dict(zip(SPLITS, counts))),
-            _entry(out_dir, feature_rel, "iemocap", "erc_features", {s: len(d) for s, d in zip(SPLITS, audio)})]
+            _entry(out_dir, feature_rel, "iemocap", "erc_features", dict(zip(SPLITS, expected)),
+                   written=_file_name(config, feature_rel))]
 
 
 # ----------------------------------------------------------------------------------------------

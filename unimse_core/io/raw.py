@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import json
 import math
 import re
 from collections import Counter
@@ -60,6 +61,7 @@ MODALITIES = ("audio", "video")  # Features' names; the MSA pickles call video "
 SCAN_ROWS = 1024
 # Pickled labels and label.csv scores agree within float32 rounding.
 SCORE_TOLERANCE = 1e-4
+EXAMPLE_ROWS = 5  # rows named in an error message
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INDEX = re.compile(r"\d+")
@@ -103,6 +105,7 @@ class LabelTable:
     starts: np.ndarray | None = None            # float64 [N], start time in seconds (orders a dialogue)
     in_classes: np.ndarray | None = None        # bool [N], code in IEMOCAP_CLASSES
     other_codes: dict[str, int] = field(default_factory=dict)  # code -> rows, codes outside the classes
+    decodings: dict[str, Decoding] = field(default_factory=dict)  # path -> how its bytes were decoded
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -130,20 +133,32 @@ class Features:
 
     dataset: str
     path: Path
-    layout: Literal["authors", "mmsa", "erc"]
+    layout: Literal["authors", "mmsa", "erc", "erc_audio_only"]
     padding: Padding
     ids: list[str]
     splits: list[str]
-    audio: list[np.ndarray]
-    video: list[np.ndarray]
+    audio: list[np.ndarray | None]   # None: the utterance has no sequence of this modality
+    video: list[np.ndarray | None]
     audio_dim: int
     video_dim: int
     nan_frames: dict[str, int]
     scores: np.ndarray | None = None
     ids_parsed: bool = True
+    # ERC: per split and modality, the keys present in the other modality only (the authors fill zeros)
+    modality_missing: dict[str, dict[str, int]] = field(default_factory=dict)
+    modality_missing_ids: dict[str, list[str]] = field(default_factory=dict)  # modality -> "<split>/<key>"
+    # MSA under features.padding auto (or an explicit side): rows whose zero frames contradict the side
+    padding_votes: dict[str, int] = field(default_factory=dict)     # left/right -> rows that rule out the other
+    padding_conflicts: list[str] = field(default_factory=list)      # "<split>/<key> row <i> (id ...)"
+    parsed_ids: list[bool] = field(default_factory=list)            # MSA: row i's id reads as <video_id>_<clip_id>
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def defines_splits(self) -> bool:
+        """Every split holds at least one utterance (else IEMOCAP falls back to the reference split)."""
+        return all(self.split_counts().values())
 
     def split_counts(self) -> dict[str, int]:
         counts = Counter(self.splits)
@@ -164,13 +179,16 @@ class IdMatch:
     """
 
     dataset: str
-    matched_by: Literal["id", "position"]
+    matched_by: Literal["id", "position", "mixed"]
     feature_index: np.ndarray
     labels_without_features: list[str]
     features_without_labels: list[str]
     split_mismatch: list[str]
     score_mismatch: list[str]
     counts: dict[str, dict[str, int]]
+    split_matching: dict[str, str] = field(default_factory=dict)  # split -> "id" | "position"
+    score_compared: int = 0           # matched rows whose two scores were compared
+    score_max_diff: float = 0.0       # largest |pickle label - label.csv label| (inf for a NaN)
 
 
 # --- label tables -----------------------------------------------------------------------------
@@ -185,23 +203,82 @@ def _read_bytes(path: Path) -> bytes:
         raise RawDataError(path, "is a directory, expected a CSV file") from None
 
 
-def _decode_utf8(path: Path, data: bytes) -> str:
+C1Policy = Literal["keep", "repair"]
+C1_CONTROLS = re.compile("[\u0080-\u009f]")
+
+
+@dataclass
+class Decoding:
+    """How one label file's bytes became text: for the verification report."""
+
+    encoding: str                # utf-8 | cp1252
+    detected: bool               # cp1252 chosen because the bytes are not UTF-8 (not declared)
+    c1_controls: int             # U+0080..U+009F characters in the text (mis-encoded cp1252, e.g. U+0092)
+    repaired: int = 0            # of them, replaced by their cp1252 character (fetch.c1_controls: repair)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _repair_c1(char: str) -> str:
     try:
-        text = data.decode("utf-8")
+        return char.encode("latin-1").decode("cp1252")
+    except UnicodeDecodeError:  # 0x81, 0x8d, 0x8f, 0x90, 0x9d have no cp1252 character
+        return char
+
+
+def _decode(path: Path, data: bytes, encoding: str | None, c1_controls: C1Policy) -> tuple[str, Decoding]:
+    """The text of a label file: UTF-8, or cp1252 where declared or where the bytes are not UTF-8
+    but are cp1252. C1 control characters are kept as published unless `c1_controls` is repair."""
+    detected = False
+    if encoding == "cp1252":
+        text = _decode_cp1252(path, data)
+    else:
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = data.count(b"\n", 0, err.start) + 1
+            column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
+            problem = (f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {err.start} "
+                       f"(byte {column} of the line, counting from 0): {err.reason}")
+            if encoding == "utf-8":
+                raise RawDataError(path, f"{problem}; the manifest declares encoding utf-8 (set the entry's "
+                                         "\"encoding\" to cp1252, or null to detect it)", f"line {line}") from None
+            try:
+                text = data.decode("cp1252")
+            except UnicodeDecodeError as other:
+                line = data.count(b"\n", 0, other.start) + 1
+                raise RawDataError(path, f"{problem}, and not cp1252 either (byte 0x{data[other.start]:02x} at byte "
+                                         f"offset {other.start}); the file must be UTF-8 or cp1252",
+                                   f"line {line}") from None
+            detected = True
+    # A byte-order mark is valid UTF-8 but would become part of the first column's name.
+    text = text.removeprefix("\ufeff")
+    found = len(C1_CONTROLS.findall(text))
+    decoding = Decoding("cp1252" if detected or encoding == "cp1252" else "utf-8", detected, found)
+    if found and c1_controls == "repair":
+        text = C1_CONTROLS.sub(lambda m: _repair_c1(m.group()), text)
+        decoding.repaired = found - len(C1_CONTROLS.findall(text))
+    return text, decoding
+
+
+def _decode_cp1252(path: Path, data: bytes) -> str:
+    try:
+        return data.decode("cp1252")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1)
-        raise RawDataError(
-            path, f"not valid UTF-8: byte 0x{data[err.start]:02x} at byte offset {err.start} "
-            f"(byte {column} of the line, counting from 0): {err.reason}; the file must be UTF-8",
-            f"line {line}") from None
-    # A byte-order mark is valid UTF-8 but would become part of the first column's name.
-    return text.removeprefix("\ufeff")
+        raise RawDataError(path, f"not valid cp1252 (declared by the manifest): byte 0x{data[err.start]:02x} at byte "
+                                 f"offset {err.start}; set the entry's \"encoding\" to utf-8 or null",
+                           f"line {line}") from None
 
 
-def _csv_rows(path: Path, required: Sequence[str]) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line on which the record starts, {column: value}) for each record of a strict UTF-8 CSV."""
-    text = _decode_utf8(path, _read_bytes(path))
+def _csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, c1_controls: C1Policy = "keep",
+              decodings: dict[str, Decoding] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line on which the record starts, {column: value}) for each record of a strict CSV; how the
+    bytes were decoded goes into `decodings[path]`. LF and CRLF line ends are both accepted."""
+    text, decoding = _decode(path, _read_bytes(path), encoding, c1_controls)
+    if decodings is not None:
+        decodings[path.as_posix()] = decoding
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
@@ -274,14 +351,16 @@ def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> No
             raise RawDataError(path, f"{dataset}: split {split!r} has no rows (rows per split: {found})")
 
 
-def read_msa_labels(path: str | Path, dataset: str) -> LabelTable:
+def read_msa_labels(path: str | Path, dataset: str, *, encoding: str | None = None,
+                    c1_controls: C1Policy = "keep") -> LabelTable:
     """MOSI/MOSEI label.csv: id `<video_id>_<clip_id>`, split from `mode`, score from `label`."""
     if dataset not in MSA_DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
     path = Path(path)
     ids, splits, texts, lines, scores, annotations = [], [], [], [], [], []
     low, high = MSA_SCORE_RANGE
-    for line, row in _csv_rows(path, MSA_COLUMNS):
+    decodings: dict[str, Decoding] = {}
+    for line, row in _csv_rows(path, MSA_COLUMNS, encoding, c1_controls, decodings):
         video = _token(path, line, row, "video_id", "a video id")
         clip = _token(path, line, row, "clip_id", "a clip id")
         value = row["label"]
@@ -298,12 +377,15 @@ def read_msa_labels(path: str | Path, dataset: str) -> LabelTable:
     _check_no_empty_split(path, dataset, splits)
     return LabelTable(dataset=dataset, paths=(path,), ids=ids, splits=splits, texts=texts, lines=lines,
                       files=[0] * len(ids), scores=np.asarray(scores, dtype=np.float64),
-                      annotations=annotations)
+                      annotations=annotations, decodings=decodings)
 
 
-def read_meld_labels(paths: Mapping[str, str | Path]) -> LabelTable:
-    """The three official MELD *_sent_emo.csv files, given as {split: path} (split train/valid/test;
-    "dev" is accepted for valid). Ids are `<split>/<Dialogue_ID>_<Utterance_ID>`."""
+def read_meld_labels(paths: Mapping[str, str | Path], *, encodings: Mapping[str, str | None] | None = None,
+                     c1_controls: C1Policy = "keep") -> LabelTable:
+    """The three MELD *_sent_emo.csv files, given as {split: path} (split train/valid/test; "dev" is
+    accepted for valid). Ids are `<split>/<Dialogue_ID>_<Utterance_ID>`. `encodings[split]` is the
+    declared encoding of a file (None: detected); the official files are UTF-8 with CRLF line ends,
+    the authors' copies UTF-8 with C1 controls and LF, and cp1252 copies circulate."""
     by_split: dict[str, Path] = {}
     for split, path in paths.items():
         canonical = "valid" if split == "dev" else split
@@ -320,10 +402,12 @@ def read_meld_labels(paths: Mapping[str, str | Path]) -> LabelTable:
     columns: dict[str, list[Any]] = {name: [] for name in (
         "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "feature_keys", "emotions",
         "sentiments", "utterances")}
+    decodings: dict[str, Decoding] = {}
     for file_index, split in enumerate(SPLITS):
         path = by_split[split]
         first = len(columns["ids"])
-        for line, row in _csv_rows(path, MELD_COLUMNS):
+        declared = (encodings or {}).get(split) or (encodings or {}).get("dev" if split == "valid" else split)
+        for line, row in _csv_rows(path, MELD_COLUMNS, declared, c1_controls, decodings):
             dialogue = _index(path, line, row, "Dialogue_ID")
             utterance = _index(path, line, row, "Utterance_ID")
             speaker = row["Speaker"]
@@ -349,10 +433,11 @@ def read_meld_labels(paths: Mapping[str, str | Path]) -> LabelTable:
             raise RawDataError(path, f"meld: split {split!r} has no rows")
     utterances = np.asarray(columns.pop("utterances"), dtype=np.int64)
     return LabelTable(dataset="meld", paths=tuple(by_split[s] for s in SPLITS), utterances=utterances,
-                      **columns)
+                      decodings=decodings, **columns)
 
 
-def read_iemocap_labels(path: str | Path) -> LabelTable:
+def read_iemocap_labels(path: str | Path, *, encoding: str | None = None,
+                        c1_controls: C1Policy = "keep") -> LabelTable:
     """IEMOCAP_all.csv: every row, with `in_classes` False for codes outside the six classes.
 
     The CSV holds no split: `splits` is all "" until `assign_iemocap_splits`. Empty text is an
@@ -360,7 +445,8 @@ def read_iemocap_labels(path: str | Path) -> LabelTable:
     """
     path = Path(path)
     ids, texts, lines, speakers, dialogues, codes, sessions, in_classes, starts = [], [], [], [], [], [], [], [], []
-    for line, row in _csv_rows(path, IEMOCAP_COLUMNS):
+    decodings: dict[str, Decoding] = {}
+    for line, row in _csv_rows(path, IEMOCAP_COLUMNS, encoding, c1_controls, decodings):
         uid = row["vid_cid"]
         parsed = _IEMOCAP_ID.fullmatch(uid)
         if parsed is None:
@@ -396,36 +482,78 @@ def read_iemocap_labels(path: str | Path) -> LabelTable:
                       codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
                       starts=np.asarray(starts, dtype=np.float64),
                       in_classes=np.asarray(in_classes, dtype=bool),
-                      other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)))
+                      other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)),
+                      decodings=decodings)
 
 
 def _session_split(session: int) -> str:
     return "test" if session == IEMOCAP_TEST_SESSION else "train"
 
 
-def assign_iemocap_splits(labels: LabelTable, features: Features | None = None) -> LabelTable:
+@dataclass(frozen=True)
+class ReferenceSplit:
+    """The reference's IEMOCAP split, shipped in unimse_core/io/iemocap_split.json (docs/raw-data.md)."""
+
+    path: Path
+    test_sessions: frozenset[int]
+    valid_dialogues: frozenset[str]
+    six_class_counts: dict[str, int]
+
+    def split_of(self, session: int, dialogue: str) -> str:
+        if session in self.test_sessions:
+            return "test"
+        return "valid" if dialogue in self.valid_dialogues else "train"
+
+
+REFERENCE_SPLIT_FILE = Path(__file__).with_name("iemocap_split.json")
+
+
+def reference_iemocap_split(path: str | Path = REFERENCE_SPLIT_FILE) -> ReferenceSplit:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ReferenceSplit(path, frozenset(int(s) for s in data["test_sessions"]),
+                              frozenset(str(d) for d in data["valid_dialogues"]),
+                              {k: int(v) for k, v in data["six_class_counts"].items()})
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RawDataError(path, f"not a readable IEMOCAP split file (test_sessions, valid_dialogues, "
+                                 f"six_class_counts): {err}") from None
+
+
+def assign_iemocap_splits(labels: LabelTable, features: Features | None = None,
+                          reference: ReferenceSplit | None = None) -> LabelTable:
     """A copy of an IEMOCAP table with its splits filled in.
 
-    With features, each row takes the split of the list position holding its key; a row without
-    features takes the split of its dialogue (the splits hold whole dialogues), and where no
-    utterance of the dialogue has features, the session rule. Without features (text-only), the
-    split follows the session: Session 5 is test, Sessions 1-4 are train. The valid split is a
-    subset of Sessions 1-4 that only the feature file defines, so text-only mode has no IEMOCAP
-    valid split.
+    Without features (text-only, or a feature file that does not define splits) the reference split
+    decides (`reference_iemocap_split`: Session 5 test, 12 listed dialogues of Sessions 1-4 valid,
+    the rest train). With features, each row takes the split of the list position holding its key;
+    a row without features takes the split of its dialogue (the splits hold whole dialogues), and
+    where no utterance of the dialogue has features, the reference split. `iemocap_split_check`
+    compares the two.
     """
     if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
         raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
                          f" and {features.dataset if features is not None else None!r}")
-    assert labels.sessions is not None
-    if features is None:
-        splits = [_session_split(int(s)) for s in labels.sessions]
-    else:
-        split_of = dict(zip(features.ids, features.splits))
-        dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
-                          if uid in split_of}
-        splits = [split_of.get(uid) or dialogue_split.get(dialogue) or _session_split(int(session))
-                  for uid, dialogue, session in zip(labels.ids, labels.dialogues, labels.sessions)]
+    assert labels.sessions is not None and labels.dialogues is not None
+    reference = reference or reference_iemocap_split()
+    by_reference = [reference.split_of(int(s), d) for s, d in zip(labels.sessions, labels.dialogues)]
+    if features is None or not features.defines_splits:
+        return dataclasses.replace(labels, splits=by_reference)
+    split_of = dict(zip(features.ids, features.splits))
+    dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
+                      if uid in split_of}
+    splits = [split_of.get(uid) or dialogue_split.get(dialogue) or fallback
+              for uid, dialogue, fallback in zip(labels.ids, labels.dialogues, by_reference)]
     return dataclasses.replace(labels, splits=splits)
+
+
+def iemocap_split_check(labels: LabelTable, reference: ReferenceSplit | None = None) -> list[str]:
+    """Ids of six-class rows whose split (from the features) differs from the reference split."""
+    assert labels.sessions is not None and labels.dialogues is not None and labels.in_classes is not None
+    reference = reference or reference_iemocap_split()
+    return [uid for uid, split, session, dialogue, used in zip(labels.ids, labels.splits, labels.sessions,
+                                                               labels.dialogues, labels.in_classes)
+            if used and split != reference.split_of(int(session), dialogue)]
 
 
 # --- feature pickles ----------------------------------------------------------------------------
@@ -471,11 +599,12 @@ def _id_part(value: Any) -> str | None:
     return None
 
 
-def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], bool]:
+def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], list[bool]]:
     """Ids of one split as `<video_id>_<clip_id>` and whether every one of them could be read so.
 
     Accepted: [N] or [N, 1] of `b"vid_cid"`/`"vid_cid"`/MMSA `"vid$_$cid"`, or [N, 2] pairs
-    [video_id, clip_id]. Anything else is kept as its text, for messages, and matched by position.
+    [video_id, clip_id], the clip id an integer. Anything else is kept as its text, for messages,
+    and can only be matched by position.
     """
     try:
         array = np.asarray(raw, dtype=object)
@@ -488,7 +617,7 @@ def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], bool]:
         array = array[:, 0]
     pairs = array.ndim == 2 and array.shape[1] == 2
     ids: list[str] = []
-    parsed = True
+    parsed: list[bool] = []
     for i in range(len(array)):
         try:
             if pairs:
@@ -501,10 +630,13 @@ def _msa_ids(path: Path, split: str, raw: Any) -> tuple[list[str], bool]:
                 text = None
         except UnicodeDecodeError as err:
             raise RawDataError(path, f"id is not valid UTF-8 ({err.reason})", f"{split}/id row {i}") from None
-        if text is None or not all(text.rpartition("_")[0::2]):
-            parsed = False
+        # clip ids are integers in every release: "vid[3]" or "a_b[3]" are not "<video_id>_<clip_id>"
+        video, _, clip = (text or "").rpartition("_")
+        ok = bool(video) and clip.isdigit()
+        if not ok:
             text = text if text is not None else str(np.asarray(array[i]).tolist())
         ids.append(text)
+        parsed.append(ok)
     return ids, parsed
 
 
@@ -620,21 +752,40 @@ def _resolve_padding(path: Path, modalities: Sequence[_Modality], ids: Sequence[
                 raise RawDataError(path, f"padding {padding!r} was asked for, but {problem}",
                                    f"{m.split}/{m.key} row {row}")
         return padding
-    if not_right and not_left:
+    if not_right and not_left and n_not_right == n_not_left:
         (m_r, row_r), (m_l, row_l) = not_right[0], not_left[0]
-        problem = (f"cannot tell the padding side: {n_not_right} row(s) rule out right padding, e.g. "
-                   f"{_describe_row(m_r, row_r, ids, 'right')}; {n_not_left} row(s) rule out left padding, "
-                   f"e.g. {_describe_row(m_l, row_l, ids, 'left')}")
-        if m_r.lengths is None and m_l.lengths is None:
-            problem += " (padding='left' or 'right' decides)"
+        problem = (f"cannot tell the padding side: as many rows ({n_not_right}) rule out right padding, e.g. "
+                   f"{_describe_row(m_r, row_r, ids, 'right')}, as rule out left padding, e.g. "
+                   f"{_describe_row(m_l, row_l, ids, 'left')}; set features.padding: left or right")
         raise RawDataError(path, problem, f"{m_r.split}/{m_r.key} row {row_r}, {m_l.split}/{m_l.key} row {row_l}")
-    if not_right:
+    if n_not_right > n_not_left:
         return "left"
-    if not_left:
+    if n_not_left > n_not_right:
         return "right"
     if any(np.any(m.lengths < m.x.shape[1]) for m in modalities if m.lengths is not None):
         return "right"  # only all-zero rows are short: either side gives the same frames; MMSA pads right
     return "none"
+
+
+def _padding_conflicts(modalities: Sequence[_Modality], ids: Sequence[str], side: Padding) -> list[str]:
+    """Rows whose zero frames contradict `side` (under auto: the minority), as `<split>/<key> row i (id ...)`."""
+    if side == "none":
+        return []
+    out = []
+    for m in modalities:
+        rules_out_right, rules_out_left = _padding_evidence(m)
+        rows = rules_out_left if side == "left" else rules_out_right
+        out.extend(f"{m.split}/{m.key} row {int(r)} (id {ids[m.offset + int(r)]!r})" for r in rows)
+    return out
+
+
+def _padding_votes(modalities: Sequence[_Modality]) -> dict[str, int]:
+    votes = {"left": 0, "right": 0}
+    for m in modalities:
+        rules_out_right, rules_out_left = _padding_evidence(m)
+        votes["left"] += len(rules_out_right)
+        votes["right"] += len(rules_out_left)
+    return votes
 
 
 def _bounds(m: _Modality, padding: Padding) -> tuple[np.ndarray, np.ndarray]:
@@ -656,10 +807,11 @@ def read_msa_features(path: str | Path, dataset: str,
                       padding: Literal["auto", "left", "right", "none"] = "auto") -> Features:
     """A MOSI/MOSEI feature pickle in the authors' or the MMSA layout (told apart by the label key).
 
-    Padding (all-zero frames) is removed on one side for the whole file. `auto` finds the side:
-    from the MMSA lengths where given (frames outside them must be all zero), else from the rows
-    whose all-zero frames lead (left) or trail (right); both kinds in one file is an error, which
-    an explicit `padding` settles.
+    Padding (all-zero frames) is removed on one side for the whole file (`features.padding`).
+    `auto` finds the side: from the MMSA lengths where given (frames outside them must be all zero),
+    else from the rows whose all-zero frames lead (left) or trail (right). The side that more rows
+    agree with wins; the rows that contradict it are kept whole and named in `padding_conflicts`.
+    A tie is an error that an explicit `padding` settles.
     """
     if dataset not in MSA_DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
@@ -677,12 +829,12 @@ def read_msa_features(path: str | Path, dataset: str,
     splits: list[str] = []
     scores: list[np.ndarray] = []
     scores_known = True
-    ids_parsed = True
+    parsed_ids: list[bool] = []
     modalities: list[_Modality] = []
     dims: dict[str, tuple[int, str]] = {}
     for split, block in blocks.items():
         split_ids, parsed = _msa_ids(path, split, block["id"])
-        ids_parsed &= parsed
+        parsed_ids.extend(parsed)
         arrays = {key: _sequence_array(path, split, key, block[key]) for key in ("audio", "vision")}
         labels = np.asarray(block[label_key])
         rows = {"id": len(split_ids), "audio": arrays["audio"].shape[0], "vision": arrays["vision"].shape[0],
@@ -709,9 +861,12 @@ def read_msa_features(path: str | Path, dataset: str,
             modalities.append(_Modality(split, key, x, _scan(x), lengths, len(ids)))
         ids.extend(split_ids)
         splits.extend([split] * n)
+    ids_parsed = all(parsed_ids)
     if ids_parsed:
         _check_unique_features(path, ids, splits)
     side = _resolve_padding(path, modalities, ids, padding)
+    conflicts = _padding_conflicts(modalities, ids, side)
+    votes = _padding_votes(modalities)
     sequences: dict[str, list[np.ndarray]] = {"audio": [], "video": []}
     nan_frames = {"audio": 0, "video": 0}
     for m in modalities:
@@ -724,7 +879,9 @@ def read_msa_features(path: str | Path, dataset: str,
     return Features(dataset=dataset, path=path, layout=layout, padding=side, ids=ids, splits=splits,
                     audio=sequences["audio"], video=sequences["video"], audio_dim=dims["audio"][0],
                     video_dim=dims["video"][0], nan_frames=nan_frames,
-                    scores=np.concatenate(scores) if scores_known else None, ids_parsed=ids_parsed)
+                    scores=np.concatenate(scores) if scores_known else None, ids_parsed=ids_parsed,
+                    parsed_ids=parsed_ids,
+                    padding_votes=votes, padding_conflicts=conflicts)
 
 
 def _check_unique_features(path: Path, ids: Sequence[str], splits: Sequence[str]) -> None:
@@ -761,15 +918,15 @@ def _frames(path: Path, where: str, value: Any) -> np.ndarray:
     return array.reshape(1, -1) if array.ndim == 1 else array
 
 
-def read_erc_features(path: str | Path, dataset: str) -> Features:
-    """A MELD/IEMOCAP feature pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
-    key -> float [T, D]. The split of an utterance is the list position of the dict holding it."""
-    if dataset not in ERC_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(ERC_DATASETS)}, got {dataset!r}")
-    path = Path(path)
-    data = load_pickle(path)
+def _erc_parts(path: Path, data: Any) -> tuple[dict[str, list[dict[Any, Any]]], Literal["erc", "erc_audio_only"]]:
+    """{'audio': [train, dev, test], 'video': [...]} from either published layout: the dict of the
+    authors' 0610 release, or the older list of three audio-only dicts (meld_data_0424.pkl)."""
+    if isinstance(data, (list, tuple)) and len(data) == len(SPLITS) and all(isinstance(d, dict) for d in data):
+        return {"audio": list(data), "video": [{} for _ in SPLITS]}, "erc_audio_only"
     if not isinstance(data, dict):
-        raise RawDataError(path, f"expected a dict with keys 'audio' and 'video', found a {type(data).__name__}")
+        what = f"a {type(data).__name__}" + (f" of length {len(data)}" if isinstance(data, (list, tuple)) else "")
+        raise RawDataError(path, f"expected a dict with keys 'audio' and 'video' (the 0610 layout) or a list of "
+                                 f"{len(SPLITS)} audio dicts train, dev, test (the 0424 layout), found {what}")
     for modality in MODALITIES:
         if modality not in data:
             raise RawDataError(path, f"missing key {modality!r}: expected keys 'audio', 'video', found "
@@ -785,30 +942,44 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
             if not isinstance(part, dict):
                 raise RawDataError(path, f"expected a dict key -> array, found a {type(part).__name__}",
                                    f"{modality}[{position}]")
+    return {m: list(data[m]) for m in MODALITIES}, "erc"
+
+
+def read_erc_features(path: str | Path, dataset: str) -> Features:
+    """A MELD/IEMOCAP feature pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
+    key -> float [T, D], or the older list of three audio-only dicts. The split of an utterance is
+    the list position of the dict holding it. A key in one modality's dict but not the other's is
+    accepted: that modality is absent (None) for the utterance, and counted per split and modality
+    (the policy, `features.missing`, is applied when preprocessing)."""
+    if dataset not in ERC_DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(ERC_DATASETS)}, got {dataset!r}")
+    path = Path(path)
+    parts, layout = _erc_parts(path, load_pickle(path))
     ids: list[str] = []
     splits: list[str] = []
-    sequences: dict[str, list[np.ndarray]] = {"audio": [], "video": []}
+    sequences: dict[str, list[np.ndarray | None]] = {"audio": [], "video": []}
     widths: dict[str, tuple[int, str]] = {}
     nan_frames = {"audio": 0, "video": 0}
+    missing = {split: {m: 0 for m in MODALITIES} for split in SPLITS}
+    missing_ids: dict[str, list[str]] = {m: [] for m in MODALITIES}
     split_of: dict[str, str] = {}
     for position, split in enumerate(SPLITS):
-        audio, video = data["audio"][position], data["video"][position]
-        for key in video:
-            if key not in audio:
-                raise RawDataError(path, f"key {key!r} is in video[{position}] but not in audio[{position}]",
-                                   f"video[{position}][{key!r}]")
-        for key, value in audio.items():
-            uid = _erc_key(path, f"audio[{position}]", key)
-            if key not in video:
-                raise RawDataError(path, f"key {key!r} is in audio[{position}] but not in video[{position}]",
-                                   f"audio[{position}][{key!r}]")
+        audio, video = parts["audio"][position], parts["video"][position]
+        keys = list(audio) + [key for key in video if key not in audio]
+        for key in keys:
+            uid = _erc_key(path, f"{'audio' if key in audio else 'video'}[{position}]", key)
             if dataset == "iemocap" and uid in split_of:
                 raise RawDataError(path, f"key {uid!r} is in both the {split_of[uid]} and the {split} dicts",
                                    f"audio[{position}][{key!r}]")
             split_of[uid] = split
-            for modality, raw_value in (("audio", value), ("video", video[key])):
+            for modality, part in (("audio", audio), ("video", video)):
+                if key not in part:
+                    sequences[modality].append(None)
+                    missing[split][modality] += 1
+                    missing_ids[modality].append(f"{split}/{uid}")
+                    continue
                 where = f"{modality}[{position}][{key!r}]"
-                frames = _frames(path, where, raw_value)
+                frames = _frames(path, where, part[key])
                 width = frames.shape[1]
                 if modality in widths and widths[modality][0] != width:
                     raise RawDataError(path, f"{width} features per frame, but {widths[modality][1]} has "
@@ -818,41 +989,44 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
                 nan_frames[modality] += int((~np.isfinite(frames)).any(axis=1).sum())
             ids.append(uid)
             splits.append(split)
-    return Features(dataset=dataset, path=path, layout="erc", padding="none", ids=ids, splits=splits,
+    return Features(dataset=dataset, path=path, layout=layout, padding="none", ids=ids, splits=splits,
                     audio=sequences["audio"], video=sequences["video"],
                     audio_dim=widths.get("audio", (0, ""))[0], video_dim=widths.get("video", (0, ""))[0],
-                    nan_frames=nan_frames)
+                    nan_frames=nan_frames, modality_missing=missing, modality_missing_ids=missing_ids)
 
 
 # --- matching -----------------------------------------------------------------------------------
 
 
-def match_ids(labels: LabelTable, features: Features) -> IdMatch:
+def match_ids(labels: LabelTable, features: Features, score_tolerance: float = SCORE_TOLERANCE) -> IdMatch:
     """Pair label rows with feature rows; unmatched ids are listed, never raised.
 
-    MOSI/MOSEI: by id; by position within each split only where the pickle's ids cannot be read
-    as label ids (none parse or none is a label id) and the per-split counts agree (else an
-    error). MELD: the row's feature key in the dict of its own split. IEMOCAP: by vid_cid.
+    MOSI/MOSEI (`_match_msa`): by id, split by split; by position only within a split where no id
+    can be read as a label id, and the counts agree; a split where some ids match and others do
+    not is an error naming the first unmatched rows. The pickle's scores are compared with
+    label.csv's on every matched row (`score_mismatch`: beyond `score_tolerance`). MELD: the
+    row's feature key in the dict of its own split. IEMOCAP: by vid_cid.
     """
     if labels.dataset != features.dataset:
         raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
     dataset = labels.dataset
-    matched_by: Literal["id", "position"] = "id"
+    split_matching = {split: "id" for split in SPLITS}
     if dataset == "meld":
         assert labels.feature_keys is not None
         where = {(split, key): j for j, (key, split) in enumerate(zip(features.ids, features.splits))}
         label_keys = list(zip(labels.splits, labels.feature_keys))
         feature_names = [f"{split}/{key}" for key, split in zip(features.ids, features.splits)]
+        index = np.array([where.get(key, -1) for key in label_keys], dtype=np.int64).reshape(len(labels))
+    elif dataset in MSA_DATASETS:
+        feature_names = list(features.ids)
+        index, split_matching = _match_msa(labels, features)
     else:
         where = {uid: j for j, uid in enumerate(features.ids)}
-        label_keys = list(labels.ids)
         feature_names = list(features.ids)
-        if dataset in MSA_DATASETS and (not features.ids_parsed or not any(k in where for k in label_keys)):
-            matched_by = "position"
-    if matched_by == "position":
-        index = _match_by_position(labels, features)
-    else:
-        index = np.array([where.get(key, -1) for key in label_keys], dtype=np.int64).reshape(len(labels))
+        index = np.array([where.get(uid, -1) for uid in labels.ids], dtype=np.int64).reshape(len(labels))
+    matched_by: Literal["id", "position", "mixed"] = (
+        "id" if set(split_matching.values()) == {"id"} else
+        "position" if set(split_matching.values()) == {"position"} else "mixed")
 
     expected = labels.in_classes if labels.in_classes is not None else np.ones(len(labels), dtype=bool)
     labels_without = [labels.ids[i] for i in np.flatnonzero((index < 0) & expected)]
@@ -877,10 +1051,15 @@ def match_ids(labels: LabelTable, features: Features) -> IdMatch:
         label_split = [s or _session_split(int(session)) for s, session in zip(label_split, labels.sessions)]
 
     score_mismatch: list[str] = []
+    score_compared, score_max_diff = 0, 0.0
     if labels.scores is not None and features.scores is not None:
         rows = np.flatnonzero(index >= 0)
-        differ = ~(np.abs(labels.scores[rows] - features.scores[index[rows]]) <= SCORE_TOLERANCE)
+        diff = np.abs(labels.scores[rows] - features.scores[index[rows]])
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        differ = ~(diff <= score_tolerance)
         score_mismatch = [labels.ids[i] for i in rows[differ]]
+        score_compared = len(rows)
+        score_max_diff = float(diff.max()) if len(rows) else 0.0
 
     counts = {split: {"labels": 0, "features": 0, "matched": 0} for split in SPLITS}
     for i, split in enumerate(label_split):
@@ -892,19 +1071,49 @@ def match_ids(labels: LabelTable, features: Features) -> IdMatch:
         counts[features.splits[index[i]]]["matched"] += 1
     return IdMatch(dataset=dataset, matched_by=matched_by, feature_index=index,
                    labels_without_features=labels_without, features_without_labels=features_without,
-                   split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts)
+                   split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts,
+                   split_matching=split_matching, score_compared=score_compared, score_max_diff=score_max_diff)
 
 
-def _match_by_position(labels: LabelTable, features: Features) -> np.ndarray:
-    label_counts, feature_counts = labels.split_counts(), features.split_counts()
-    if label_counts != feature_counts:
-        per_split = ", ".join(f"{s} {label_counts[s]} labels vs {feature_counts[s]} features" for s in SPLITS)
-        raise RawDataError(features.path, f"the ids cannot be matched to {labels.paths[0]} (e.g. "
-                                          f"{features.ids[0] if features.ids else 'none'!r}) and the rows cannot be "
-                                          f"matched by position because the split sizes differ: {per_split}")
+def _match_msa(labels: LabelTable, features: Features) -> tuple[np.ndarray, dict[str, str]]:
+    """MOSI/MOSEI label row -> feature row, and per split whether ids or positions paired them.
+
+    A split whose ids all fail to match (they parse but name no label row) pairs nothing: every
+    row is a feature without labels, which the caller reports or refuses (`fetch.unmatched_ids`)."""
+    label_row = {uid: i for i, uid in enumerate(labels.ids)}
+    parsed = features.parsed_ids or [features.ids_parsed] * len(features)
     index = np.full(len(labels), -1, dtype=np.int64)
+    how: dict[str, str] = {}
     for split in SPLITS:
-        label_rows = [i for i, s in enumerate(labels.splits) if s == split]
-        feature_rows = [j for j, s in enumerate(features.splits) if s == split]
-        index[label_rows] = feature_rows
-    return index
+        rows = [j for j, s in enumerate(features.splits) if s == split]
+        found = {j: label_row.get(features.ids[j], -1) if parsed[j] else -1 for j in rows}
+        matched = [j for j in rows if found[j] >= 0]
+        if rows and not any(parsed[j] for j in rows):
+            index[_position_rows(labels, features, split)] = rows
+            how[split] = "position"
+            continue
+        unmatched = [j for j in rows if found[j] < 0]
+        if unmatched and matched:
+            named = ", ".join(f"{split}/id row {j - rows[0]} {features.ids[j]!r}"
+                              + ("" if parsed[j] else " (not '<video_id>_<clip_id>')") for j in unmatched[:EXAMPLE_ROWS])
+            raise RawDataError(features.path, f"{labels.dataset}: {len(matched)} of the {len(rows)} {split} rows match "
+                                              f"{labels.paths[0]} by id and {len(unmatched)} do not, e.g. {named}; a "
+                                              "partial match means the pickle and the label table are from different "
+                                              "releases (pairing by position would shift rows): use the label.csv "
+                                              "published with this pickle", f"{split}/id row {unmatched[0] - rows[0]}")
+        for j in matched:
+            index[found[j]] = j
+        how[split] = "id"
+    return index, how
+
+
+def _position_rows(labels: LabelTable, features: Features, split: str) -> list[int]:
+    label_rows = [i for i, s in enumerate(labels.splits) if s == split]
+    n_features = sum(1 for s in features.splits if s == split)
+    if len(label_rows) != n_features:
+        first = next(j for j, s in enumerate(features.splits) if s == split)
+        raise RawDataError(features.path, f"{labels.dataset}: no {split} id can be read as a {labels.paths[0]} id "
+                                          f"(e.g. {features.ids[first]!r}) and the rows cannot be paired by position "
+                                          f"because the counts differ: {len(label_rows)} labels vs {n_features} "
+                                          "features; use the label.csv published with this pickle", f"{split}/id")
+    return label_rows
