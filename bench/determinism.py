@@ -12,7 +12,8 @@ and times `--steps` training steps after `--warmup` untimed ones: forward, backw
 clipping, Adam, as the training loop does, on 32 rows of MELD-like lengths (inputs of 120-180
 tokens, targets of 9-15, 18-24 audio and video frames 64 wide), redrawn every step from a seeded
 generator. The figure is the median step of each variant over all its rounds; `cost` = pinned /
-free - 1. The last line printed is one JSON object.
+free - 1 on wall-clock steps, `cost_cpu` on the process CPU time of each step (with `--threads 1`,
+the work itself whatever the load of a shared machine). The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -58,12 +59,15 @@ def main(steps: int, warmup: int, rounds: int, threads: int | None, params: Path
                        f"({result['capability']} kernels, {result['threads']} threads)")
     median = {v: statistics.median([s for r in rs for s in r["step_s"]]) for v, rs in runs.items()}
     best = {v: min(s for r in rs for s in r["step_s"]) for v, rs in runs.items()}
+    cpu = {v: statistics.median([s for r in rs for s in r["cpu_s"]]) for v, rs in runs.items()}
     print(json.dumps({"threads": threads, "steps": steps * rounds, "rows": ROWS,
                       "pinned_capability": runs["pinned"][0]["capability"],
                       "free_capability": runs["free"][0]["capability"],
                       "pinned_step_ms": round(median["pinned"] * 1e3, 1), "free_step_ms": round(median["free"] * 1e3, 1),
                       "cost": round(median["pinned"] / median["free"] - 1, 3),
                       "cost_best_steps": round(best["pinned"] / best["free"] - 1, 3),
+                      "pinned_cpu_ms": round(cpu["pinned"] * 1e3, 1), "free_cpu_ms": round(cpu["free"] * 1e3, 1),
+                      "cost_cpu": round(cpu["pinned"] / cpu["free"] - 1, 3),
                       "load_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}))
 
 
@@ -86,10 +90,10 @@ def _child(variant: str, steps: int, warmup: int, threads: int, params: Path) ->
     optimizer = torch.optim.Adam(groups)
     trainable = [p for g in groups for p in g["params"]]
     generator = torch.Generator().manual_seed(1)
-    times = []
+    times, cpu = [], []
     for step in range(warmup + steps):
         batch = _batch(generator, config.feature_dim)
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         out = model(batch)
         optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -98,8 +102,9 @@ def _child(variant: str, steps: int, warmup: int, threads: int, params: Path) ->
         float(out.loss.detach())
         if step >= warmup:
             times.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
     return {"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
-            "step_s": times}
+            "step_s": times, "cpu_s": cpu}
 
 
 def _batch(generator, feature_dim: int) -> dict:

@@ -107,3 +107,18 @@ def test_the_pinned_train_stage_writes_the_same_bytes_on_two_machines(tmp_path):
     assert "seconds_this_run" in json.loads((a / "timings.json").read_text())  # the times went there instead
     assert json.loads((a / "selected" / "run.json").read_text())["numerics"] == {
         "deterministic": True, "cpu_capability": PINNED_CAPABILITY, "cpu_threads": 2}
+
+
+@pytest.mark.slow
+def test_bench_determinism_times_both_variants_with_their_own_kernels():
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "bench.determinism", "--steps", "1", "--warmup", "0", "--rounds", "1",
+                             "--threads", "1"], cwd=root, env=machine_env({}), capture_output=True, text=True,
+                            timeout=TIMEOUT_S)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["pinned_capability"] == PINNED_CAPABILITY and out["threads"] == 1 and out["steps"] == 1
+    if cpu_has("avx512f"):
+        assert out["free_capability"] == "AVX512"
+    assert out["pinned_step_ms"] > 0 and out["free_step_ms"] > 0
+    assert out["cost"] == pytest.approx(out["pinned_step_ms"] / out["free_step_ms"] - 1, abs=2e-3)
