@@ -165,7 +165,7 @@ def time_encoding(rng: np.random.Generator, encode_n: int, single_n: int, batch_
             random_bert(Path(tmp), texts)
             encoder = tmp
         config = EmbedConfig(encoder=encoder, pooling="mean", batch_size=batch_size, max_length=max_length,
-                             device="cpu")
+                             device="cpu", deterministic=False, cpu_threads=0)
         tokenizer, model, device = load_hf(config)
         kwargs = {"pooling": "mean", "max_length": max_length, "device": device, "progress": False}
         encode_hf(texts[:batch_size * 2], tokenizer, model, batch_size=batch_size, **kwargs)     # warm-up

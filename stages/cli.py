@@ -15,6 +15,7 @@ import unimse_core
 
 # name -> (module in stages/, one-line description shown by `unimse --help`)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("stages.check", "Check every params.yaml group before any stage runs; a bad key stops `dvc repro` with nothing removed."),
     "synthesize": ("stages.synthesize", "Write the embedded synthetic raw data in the real file formats."),
     "fetch": ("stages.fetch", "Download missing raw files, verify hashes and structure, write the report."),
     "verify": ("stages.verify", "Check files against the manifest and their structure; fail naming each problem."),

@@ -1,4 +1,4 @@
-"""What every stage command shares: path options and loading its params groups."""
+"""What every stage command shares: path options, loading its params groups, writing its timings."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import click
 from unimse_core.config import ConfigError, load_config, read_params
 
 PathOption = click.Path(path_type=Path)
+
+timings_option = click.option(
+    "--timings", type=PathOption, default=None,
+    help="JSON file of this run's wall-clock times; untracked (no tracked output holds a time)")
 
 params_option = click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True,
                              help="parameters file (one group per stage)")
@@ -23,3 +27,16 @@ def load_groups(params: Path, **groups: type) -> tuple[Any, ...]:
         return tuple(load_config(cls, group, values) for group, cls in groups.items())
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
+
+
+def write_timings(path: Path | None, seconds: dict[str, float]) -> None:
+    """Write this run's wall-clock `seconds` to `path` (nothing when None).
+
+    Times change on every run, so they live in these untracked files only (dvc.yaml passes
+    `timings/<stage>.json`, which git ignores and no stage declares), never in a DVC output.
+    """
+    from unimse_core.io.atomic import write_json
+
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_json(path, seconds)

@@ -33,6 +33,7 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     """Evaluate the selected model on every test set: predictions and test metrics."""
     from transformers.utils import logging as transformers_logging
 
+    from unimse_core.determinism import pin_numerics
     from unimse_core.evaluation import check_model_folder, evaluate_tests, select_test_groups
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
@@ -40,6 +41,8 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
 
     config, loader_config, text_config = load_groups(params, evaluate=EvaluateConfig, loader=LoaderConfig,
                                                      text=TextConfig)
+    # before any tensor operation: torch and MKL choose their CPU kernels once
+    pin_numerics(config.deterministic, config.cpu_threads, device=config.device, group="evaluate")
     score_decimals = text_config.score_decimals
     try:
         groups = select_test_groups(list_groups(merged))

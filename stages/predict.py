@@ -50,7 +50,9 @@ def command(model_dir: Path, text: str, audio: Path | None, video: Path | None, 
                                  f"per character of the shortest label), got {max_new_tokens}; or --no-constrained",
                                  param_hint="--max-new-tokens")
     config = from_dict(EvaluateConfig, {"constrained": constrained, "max_new_tokens": max_new_tokens,
-                                        "device": device, "bf16": False}, "predict")
+                                        "device": device, "bf16": False,
+                                        # one utterance: torch's own kernels (unimse_core/determinism.py)
+                                        "deterministic": False, "cpu_threads": 0}, "predict")
     try:
         check_model_folder(model_dir)
     except FileNotFoundError as err:

@@ -21,6 +21,7 @@ from unimse_core.io.atomic import atomic_dir, write_text
 from unimse_core.io.errors import RawDataError
 from unimse_core.report import (DATASET_NAMES, METRIC_NAMES, ReportInputs, comparison, format_value,
                                 read_json, read_predictions, render_report, synthetic, write_figures)
+from unimse_core.versions import package_versions
 
 
 
@@ -56,7 +57,7 @@ def command(metrics: Path, train_summary: Path | None, labels_summary: Path | No
         raise click.ClickException(str(err)) from None
     links = [(f.title, Path(os.path.relpath(figures / f.path.name, out.parent)).as_posix()) for f in drawn]
     write_text(out, render_report(ReportInputs(test=test, params=values, prediction_rows=rows, figures=links,
-                                               **optional)))
+                                               versions=package_versions(), **optional)))
     _print(test, synthetic(values))
     click.echo(f"report: {len(links)} figure(s) -> {out}")
 

@@ -20,7 +20,8 @@ WORDS = sorted({w for t in TEXTS for w in t.split()} | {"unseen"})
 
 
 def config(encoder: str, **changes) -> EmbedConfig:
-    values = {"encoder": encoder, "pooling": "mean", "batch_size": 4, "max_length": 32, "device": "cpu", **changes}
+    values = {"encoder": encoder, "pooling": "mean", "batch_size": 4, "max_length": 32, "device": "cpu",
+              "deterministic": True, "cpu_threads": 1, **changes}
     return from_dict(EmbedConfig, values, "embed")
 
 

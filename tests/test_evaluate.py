@@ -28,7 +28,8 @@ from unimse_core.text import IEMOCAP_CODES, IEMOCAP_WORDS, MELD_EMOTIONS, iemoca
 
 DATASETS = ("mosi", "mosei", "meld", "iemocap")
 TEST_ROWS = {"mosi": 6, "mosei": 5, "meld": 6, "iemocap": 5}
-EVALUATE = {"constrained": True, "max_new_tokens": 24, "device": "cpu", "bf16": False}
+EVALUATE = {"constrained": True, "max_new_tokens": 24, "device": "cpu", "bf16": False, "deterministic": True,
+            "cpu_threads": 1}
 TEXT = {"prefix": "sst2 sentence: ", "window": 2, "causal": False, "iemocap_context": "dialogue", "score_decimals": 2}
 WORDS = ("awful", "bad", "plain", "good", "superb", "movie", "talk", "scene")
 GARBAGE = ("", "positive", "positive,abc,joy,joy", "nan", "positive,1e999,joy,joy")

@@ -79,7 +79,7 @@ def test_dvc_repro_runs_the_embedded_default(project):
     # a fetch setting reruns fetch (and the report, which prints every setting): the verification
     # report is unchanged, so nothing between them runs
     set_param(project, "fetch", "retries", 5)
-    assert stages_run(run(["dvc", "repro"], project).stdout) == {"fetch", "report"}
+    assert stages_run(run(["dvc", "repro"], project).stdout) == {"check", "fetch", "report"}
 
     # a transfer setting reruns the transfer and what depends on it, never the encoder
     set_param(project, "labels", "neighbour_splits", ["train", "valid", "test"])
@@ -103,10 +103,33 @@ def test_results_experiments_and_metric_diffs(project):
 
     run(["git", "add", "-A"], project)
     run(["git", "commit", "-qm", "baseline"], project)
+    # same inputs, same bytes: every stage rerun, training from scratch, changes no tracked byte and no metric
+    shutil.rmtree(project / "checkpoints")
+    run(["dvc", "repro", "-f"], project)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+    assert run(["dvc", "metrics", "diff"], project).stdout.strip() == ""
+    assert json.loads((project / "timings" / "train.json").read_text())["seconds_this_run"] > 0  # times: here only
     run(["dvc", "exp", "run", "-S", "train.seed=2"], project)
     diff = json.loads(run(["dvc", "metrics", "diff", "--json"], project).stdout)
     assert diff.get("metrics/test.json")  # another seed, other test metrics
 
     # an evaluation setting reruns evaluation and the report, never training
     set_param(project, "evaluate", "max_new_tokens", 30)
-    assert stages_run(run(["dvc", "repro"], project).stdout) == {"evaluate", "report"}
+    assert stages_run(run(["dvc", "repro"], project).stdout) == {"check", "evaluate", "report"}
+
+
+def test_a_params_typo_stops_dvc_repro_before_any_output_is_removed(project):
+    """`check` runs first: the train stage would reject the key too, but only after DVC had removed
+    its uncached dvclive/train."""
+    run(["dvc", "repro"], project)
+    live = project / "dvclive" / "train"
+    before = {p: p.read_bytes() for p in live.rglob("*") if p.is_file()}
+    assert before
+    set_param(project, "train", "lr_t5x", 0.01)
+    failed = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True,
+                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    assert failed.returncode != 0
+    assert "train.lr_t5x: unknown key" in failed.stdout + failed.stderr
+    assert "no output was removed" in failed.stdout + failed.stderr
+    assert {p: p.read_bytes() for p in live.rglob("*") if p.is_file()} == before
+    assert (project / "metrics" / "train.json").exists() and (project / "reports" / "report.md").exists()

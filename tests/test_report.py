@@ -46,7 +46,7 @@ def write_run(root: Path, source: str = "synthetic") -> dict[str, Path]:
     (root / "metrics" / "test.json").write_text(json.dumps(TEST_METRICS))
     (root / "metrics" / "train.json").write_text(json.dumps(
         {"select_on": "dev_metric", "best_epoch": 3, "best_select": 0.41, "epochs_run": 5, "steps": 60,
-         "stopped_early": True, "train_rows": 1200, "dev_rows": 240, "world_size": 1, "seconds_this_run": 12.5,
+         "stopped_early": True, "train_rows": 1200, "dev_rows": 240, "world_size": 1,
          "dev": {"mosi": {"MAE": 0.9, "Mult_acc_7": 0.35, "unparsable": 0},
                  "meld": {"acc": 0.5, "weighted_f1": 0.47}}}))
     (root / "metrics" / "labels.json").write_text(json.dumps(
@@ -137,6 +137,11 @@ def test_report_sections_seed_counts_labels_unparsable(tmp_path):
     assert table_row(text, "best_epoch", "3")
     assert table_row(text, "MOSI", "Acc-7", "35.00")  # dev metric of the selected checkpoint
     assert "```yaml\ndata:\n  source: synthetic" in text
+    # the versions of the packages that can change a number, from this environment's metadata
+    from importlib.metadata import version
+    assert table_row(text, "torch", version("torch")) and table_row(text, "scikit-learn", version("scikit-learn"))
+    assert table_row(text, "transformers", version("transformers")) and table_row(text, "dvc", version("dvc"))
+    assert "seconds" not in text  # no wall-clock time in a tracked output
 
 
 def test_synthetic_banner_only_for_synthetic_data(tmp_path):

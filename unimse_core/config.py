@@ -258,6 +258,12 @@ class EmbedConfig:
     batch_size: int = param(ge=1, help="sentences per forward pass (length-sorted batches)")
     max_length: int = param(ge=2, help="tokens per sentence after truncation")
     device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available, else CPU")
+    deterministic: bool = param(
+        help="pin the CPU kernels (AVX2 code paths of ATen, MKL and oneDNN) and torch's deterministic algorithms, "
+             "so that any x86-64 machine gives the same bytes; costs speed (unimse_core/determinism.py, "
+             "docs/training.md)")
+    cpu_threads: int = param(ge=0, help="torch's intra-op threads on the CPU; large reductions depend on it "
+                                        "(0: torch's default, one per core: results then depend on the machine)")
 
     def check(self) -> str | None:
         if not self.encoder.strip():
@@ -357,6 +363,12 @@ class TrainConfig:
     log_every: int = param(ge=1, help="optimiser steps between two logged losses")
     device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
     bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
+    deterministic: bool = param(
+        help="pin the CPU kernels (AVX2 code paths of ATen, MKL and oneDNN) and torch's deterministic algorithms, "
+             "so that any x86-64 machine gives the same bytes; costs speed (unimse_core/determinism.py, "
+             "docs/training.md)")
+    cpu_threads: int = param(ge=0, help="torch's intra-op threads on the CPU; large reductions depend on it "
+                                        "(0: torch's default, one per core: results then depend on the machine)")
 
 
 @dataclass(frozen=True)
@@ -423,6 +435,12 @@ class EvaluateConfig:
                    "character of the shortest label")
     device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
     bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
+    deterministic: bool = param(
+        help="pin the CPU kernels (AVX2 code paths of ATen, MKL and oneDNN) and torch's deterministic algorithms, "
+             "so that any x86-64 machine gives the same bytes; costs speed (unimse_core/determinism.py, "
+             "docs/training.md)")
+    cpu_threads: int = param(ge=0, help="torch's intra-op threads on the CPU; large reductions depend on it "
+                                        "(0: torch's default, one per core: results then depend on the machine)")
 
     # Characters of the shortest label, neutral,0,joy,joy (= constrained.LabelGrammar(...).shortest_label(), tested).
     SHORTEST_LABEL = 17
@@ -432,3 +450,22 @@ class EvaluateConfig:
             return (f"max_new_tokens: constrained decoding needs at least {self.SHORTEST_LABEL} (one token per "
                     f"character of the shortest label), got {self.max_new_tokens}")
         return None
+
+
+# Every params.yaml group and its config: what the `check` stage loads before any other stage runs.
+GROUPS: dict[str, type] = {"data": DataConfig, "synthetic": SyntheticConfig, "fetch": FetchConfig,
+                           "embed": EmbedConfig, "labels": LabelsConfig, "text": TextConfig,
+                           "features": FeaturesConfig, "merge": MergeConfig, "tokenizer": TokenizerConfig,
+                           "model": ModelConfig, "train": TrainConfig, "evaluate": EvaluateConfig,
+                           "loader": LoaderConfig}
+
+
+def check_params(params: str | Path | Mapping[str, Any] = "params.yaml") -> dict[str, Any]:
+    """The config of every group of GROUPS, checked as each stage checks its own; a group that no
+    stage reads (a misspelt group name) fails too, naming the known groups."""
+    if not isinstance(params, Mapping):
+        params = read_params(params)
+    unknown = sorted(set(params) - set(GROUPS))
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: unknown group in params.yaml (known groups: {', '.join(GROUPS)})")
+    return {group: load_config(cls, group, params) for group, cls in GROUPS.items()}

@@ -119,7 +119,7 @@ def describe(config: EmbedConfig) -> dict[str, Any]:
     info["max_length"] = config.max_length
     if config.encoder == "minilm":
         folder = minilm_folder()
-        info["source"] = str(folder)
+        info["source"] = f"{MINILM_MODULE}/{folder.name}"  # inside the package: no machine's absolute path
         info["package"] = f"{MINILM_DISTRIBUTION} {importlib.metadata.version(MINILM_DISTRIBUTION)}"
         with (folder / "model.safetensors").open("rb") as f:
             info["weights_sha256"] = hashlib.file_digest(f, "sha256").hexdigest()

@@ -30,14 +30,13 @@ from typing import Any, Literal
 import safetensors.torch
 import torch
 import torch.nn.functional as F
-import transformers
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList, T5Config, T5ForConditionalGeneration
 
 from unimse_core.config import ModelConfig, from_dict, to_dict
 from unimse_core.data import LABEL_PAD
-from unimse_core.io.hdf5 import library_versions
+from unimse_core.versions import package_versions
 
 MODALITIES: tuple[str, ...] = ("audio", "video")
 STACKS: tuple[str, ...] = ("encoder", "decoder")
@@ -459,7 +458,7 @@ def save_model(model: UniMSE, folder: str | Path, tokenizer: Any = None) -> None
     safetensors.torch.save_file({k: v.detach().cpu().contiguous() for k, v in extra_state_dict(model).items()},
               str(folder / EXTRA_WEIGHTS), metadata={"format": CHECKPOINT_FORMAT})
     meta = {"format": CHECKPOINT_FORMAT, "schema_version": CHECKPOINT_SCHEMA, "model": to_dict(model.config),
-            "versions": {**library_versions(), "transformers": transformers.__version__}}
+            "versions": package_versions()}
     (folder / EXTRA_CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)

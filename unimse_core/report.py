@@ -294,6 +294,7 @@ class ReportInputs:
     verification: Mapping[str, Any] | None = None  # data/verified.json: what the raw-data policies let through
     prediction_rows: Mapping[str, int] = field(default_factory=dict)
     figures: Sequence[tuple[str, str]] = ()  # (title, link relative to the report)
+    versions: Mapping[str, str] = field(default_factory=dict)  # unimse_core.versions.package_versions()
 
 
 def synthetic(params: Mapping[str, Any]) -> bool:
@@ -368,6 +369,10 @@ def render_report(inputs: ReportInputs) -> str:
             lines += [f"### {title}", "", f"![{title}]({link})", ""]
     else:
         lines += ["No figure: no prediction table and no training curve was found.", ""]
+    if inputs.versions:
+        lines += ["## Versions", "", "The packages that can change a number of this run (`constraints.txt` pins "
+                  "those of the committed baseline):", ""]
+        lines += _table(["package", "version"], sorted(inputs.versions.items()), align=["l", "l"]) + [""]
     lines += ["## Configuration", "", "<details><summary>params.yaml of this run</summary>", "", "```yaml",
               yaml.safe_dump(dict(p), sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>", ""]
     return "\n".join(lines)
@@ -443,7 +448,7 @@ def _labels_section(labels: Mapping[str, Any]) -> list[str]:
 
 def _training_section(train: Mapping[str, Any]) -> list[str]:
     keys = ("select_on", "best_epoch", "best_select", "epochs_run", "steps", "stopped_early", "train_rows",
-            "dev_rows", "world_size", "seconds_this_run")
+            "dev_rows", "world_size")
     facts = [(k, _number(train[k]) if k == "best_select" else str(train[k])) for k in keys if k in train]
     lines = ["## Training", ""] + _table(["", ""], facts, align=["l", "r"]) + [""]
     dev = train.get("dev") or {}

@@ -31,6 +31,7 @@ import torch
 
 from unimse_core.config import EvaluateConfig, LoaderConfig, TrainConfig, to_dict
 from unimse_core.data import make_loader
+from unimse_core.determinism import pin_numerics
 from unimse_core.io.atomic import atomic_dir, atomic_path
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import dataset_metrics, primary
@@ -60,7 +61,8 @@ class Runtime:
 def runtime(config: TrainConfig | EvaluateConfig) -> Runtime:
     """Device and process group: under torchrun (WORLD_SIZE > 1) one process per device, gloo on CPU.
 
-    Reads only `device` and `bf16`, which training and evaluation configure alike."""
+    Reads only `device`, `bf16`, `deterministic` and `cpu_threads`, which training and evaluation
+    configure alike; pins the numerics (unimse_core/determinism.py)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
@@ -75,6 +77,8 @@ def runtime(config: TrainConfig | EvaluateConfig) -> Runtime:
     else:
         device = torch.device("cpu")
     use_bf16 = cuda and config.bf16
+    pin_numerics(config.deterministic, config.cpu_threads, device=device,
+                 group="train" if isinstance(config, TrainConfig) else "evaluate")
 
     def autocast() -> contextlib.AbstractContextManager:
         return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
@@ -172,7 +176,7 @@ class State:
     best_value: float = -math.inf
     best_epoch: int = -1
     bad_epochs: int = 0
-    train_seconds: float = 0.0           # time spent in optimiser steps (train.max_minutes)
+    train_seconds: float = 0.0           # time spent in optimiser steps, counted only with train.max_minutes
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per logged step (dvclive rows)
 
 
@@ -187,8 +191,10 @@ def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.
     dropout draws as many numbers as its own batches need, so under DDP the states differ by rank."""
     payload = {"state": state.__dict__, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                "rng": rng if rng is not None else [rng_state()]}
-    with atomic_path(folder / CHECKPOINT) as tmp:
-        torch.save(payload, tmp)
+    # through a file object: given a path, torch.save names the archive's records after the (random)
+    # temporary file name, and the same checkpoint would differ in bytes from run to run
+    with atomic_path(folder / CHECKPOINT) as tmp, tmp.open("wb") as handle:
+        torch.save(payload, handle)
 
 
 def load_checkpoint(folder: Path, expected: str, model: UniMSE, optimizer: torch.optim.Optimizer,
@@ -229,8 +235,6 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
     """
     rt = runtime(config)
     seed_everything(config.seed)
-    if rt.device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
     model.to(rt.device)
     groups = parameter_groups(model, trainable_blocks=config.trainable_blocks, lr_t5=config.lr_t5,
                               lr_other=config.lr_other, weight_decay=config.weight_decay)
@@ -279,14 +283,13 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
             if _out_of_steps(state, config) or (
                     config.max_minutes > 0 and _out_of_time(state, config, _rank0(time.perf_counter() - started, rt))):
                 break
-        seconds = _rank0(time.perf_counter() - started, rt)
-        state.train_seconds += seconds
+        if config.max_minutes > 0:  # counted only for the budget: a time in a checkpoint changes its bytes
+            state.train_seconds += _rank0(time.perf_counter() - started, rt)
         metrics, dev_loss, _ = evaluate(model, dev_arrays, tokenizer, loader_config, rt,
                                         max_new_tokens=config.max_new_tokens)
         value = selection_value(config, metrics, dev_loss)
         state.epoch += 1
         event = {"step": state.step, "epoch": state.epoch, "dev/loss": dev_loss, "dev/select": value,
-                 "train/epoch_seconds": seconds,
                  **{f"dev/{d}/{k}": v for d, m in metrics.items() for k, v in m.items()}}
         _record(state, log, event)
         if value > state.best_value:

@@ -247,7 +247,8 @@ def library_versions() -> dict[str, str]:
     """Versions of the libraries that shaped a file: python, numpy, h5py, HDF5, torch (if imported), unimse_core."""
     import unimse_core
 
-    versions = {"python": platform.python_version(), "numpy": np.__version__, "h5py": h5py.__version__,
+    # python as major.minor: a patch release changes no number, and must not change the file's bytes
+    versions = {"python": ".".join(platform.python_version_tuple()[:2]), "numpy": np.__version__, "h5py": h5py.__version__,
                 "hdf5": h5py.version.hdf5_version}
     torch = sys.modules.get("torch")
     if torch is not None:
