@@ -85,6 +85,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
                          "out_of_time": config.max_minutes > 0 and state.train_seconds >= 60 * config.max_minutes,
                          "train_seconds": round(state.train_seconds, 1),
                          "train_rows": len(train_arrays), "dev_rows": len(dev_arrays), "world_size": rt.world_size,
+                         "trainable_parameters": state.trainable_parameters,
+                         "total_parameters": state.total_parameters,
+                         "optimizer_state_bytes": state.optimizer_state_bytes,
                          "seconds_this_run": round(time.perf_counter() - started, 1), "dev": dev["metrics"]})
     click.echo(f"train: best epoch {state.best_epoch} of {state.epoch} ({config.select_on} {state.best_value:.4f}) "
                f"-> {out}")
