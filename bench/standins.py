@@ -54,11 +54,15 @@ def filler_words(n: int, seed: int = 0) -> list[str]:
 
 
 def _corpus(texts: Sequence[str], seed: int, lines: int) -> list[str]:
-    """`texts` (repeated, so that their words become pieces) and lines of filler words."""
+    """`texts` (repeated, so that their words become pieces), lines of filler words, and lines of
+    numbers and punctuation, so that every printable ASCII character has a piece, as in t5-base."""
     rng = np.random.default_rng(seed)
     words = filler_words(40000, seed)
-    lines = [" ".join(words[i] for i in rng.integers(len(words), size=12)) for _ in range(lines)]
-    return [*texts] * 20 + lines
+    filler = [" ".join(words[i] for i in rng.integers(len(words), size=12)) for _ in range(lines)]
+    symbols = list(string.punctuation)
+    mixed = [" ".join(f"{words[rng.integers(len(words))]}{symbols[rng.integers(len(symbols))]}"
+                      f"{rng.normal(0, 2):.{rng.integers(0, 3)}f}" for _ in range(8)) for _ in range(lines // 10)]
+    return [*texts] * 20 + filler + mixed
 
 
 def write_t5_tokenizer(folder: str | Path, texts: Sequence[str], *, pieces: int = T5_PIECES, seed: int = 0) -> Any:
