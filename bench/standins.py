@@ -129,8 +129,9 @@ def write_simcse_bert(folder: str | Path, texts: Sequence[str], *, seed: int = 0
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.txt").write_text("\n".join(bert_vocab(texts)) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(folder)
+    vocab = bert_vocab(texts)
+    BertTokenizerFast(vocab={token: i for i, token in enumerate(vocab)}, do_lower_case=True).save_pretrained(folder)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     torch.manual_seed(seed)
     config = BertConfig(**BERT_BASE_CONFIG, architectures=["BertModel"])
     BertModel(config, add_pooling_layer=True).save_pretrained(folder)
