@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("stages.evaluate", "Evaluate the selected model on every test set: predictions and test metrics."),
     "report": ("stages.report", "Write the run's report: test metrics beside the paper's, data, labels, training, figures."),
     "predict": ("stages.predict", "Print the universal label of one utterance (text, optional audio and video .npy files)."),
+    "preflight": ("stages.preflight", "Check a run's settings, files and machine before training; estimate the run's time."),
     "aggregate": ("stages.aggregate", "Mean and standard deviation of test metrics over several runs (seeds)."),
 }
 

@@ -90,6 +90,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
                          "stopped_early": state.epoch < config.epochs and state.bad_epochs >= config.patience > 0,
                          "out_of_time": config.max_minutes > 0 and state.train_seconds >= 60 * config.max_minutes,
                          "train_rows": len(train_arrays), "dev_rows": len(dev_arrays), "world_size": rt.world_size,
+                         "trainable_parameters": state.trainable_parameters,
+                         "total_parameters": state.total_parameters,
+                         "optimizer_state_bytes": state.optimizer_state_bytes,
                          "dev": dev["metrics"]})
     # wall-clock times only here, never in a tracked output (docs/training.md)
     seconds = {"seconds_this_run": round(time.perf_counter() - started, 1)}

@@ -178,3 +178,94 @@ def test_a_random_model_constrained_always_parses_and_free_mostly_does_not(token
     assert as_prefix_fn == constrained
     free = decode_texts(tokenizer, model.generate(batch, max_new_tokens=24))
     assert sum(parse_target(t).valid for t in free) <= 5, free
+
+
+# ----------------------------------------------------------------------------------------------
+# SentencePiece (T5's format): `▁` word starts, digits, commas, and a vocabulary that cannot spell
+
+
+def t5_style(pieces: list[str], clean_up: bool = False):
+    """A T5-format Unigram tokenizer (pad 0, eos 1, unk 2, extra ids after the pieces) of `pieces`,
+    longer pieces scoring higher, as SentencePiece orders a vocabulary."""
+    from transformers import T5TokenizerFast
+
+    vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0)]
+    vocab += [(p, -10.0 + len(p)) for p in dict.fromkeys(pieces)]
+    vocab += [(f"<extra_id_{i}>", 0.0) for i in range(4, -1, -1)]
+    return T5TokenizerFast(vocab=vocab, extra_ids=5, clean_up_tokenization_spaces=clean_up)
+
+
+WORDS = [*POLARITIES, *MELD_EMOTIONS, *(w for w in IEMOCAP_CODES), "excited", "frustrated", "happy"]
+T5_PIECES = ["▁", *(f"▁{w}" for w in WORDS), *WORDS, *"abcdefghijklmnopqrstuvwxyz", *"0123456789",
+             *(f"▁{d}" for d in "0123456789"), "10", "25", "1.", "2.", ",", "▁,", ".", "▁.", "-", "▁-", "▁the",
+             "itive", "ative", "pos", "neg", "neu", "tral", "▁movie", "ness", "ing"]
+
+
+def piece_ids(tok, pieces: list[str]) -> list[int]:
+    ids = tok.convert_tokens_to_ids(pieces)
+    assert tok.unk_token_id not in ids, pieces
+    return ids
+
+
+@pytest.mark.parametrize("clean_up", [False, True])
+def test_t5_pieces_word_starts_only_first_and_comma_variants_as_decoded(clean_up):
+    tok = t5_style(T5_PIECES, clean_up=clean_up)
+    constraint = LabelConstraint(tok, score_decimals=2, max_new_tokens=24)
+    start = [tok.pad_token_id]
+    at_start = set(constraint.allowed_tokens(0, start))
+    # "▁positive" decodes as "positive" when it comes first; "pos" too
+    assert set(piece_ids(tok, ["▁positive", "positive", "pos", "▁neu"])) <= at_start
+    assert not set(piece_ids(tok, ["▁", "▁,", ",", "▁1", "joy"])) & at_start
+    after_word = set(constraint.allowed_tokens(0, start + piece_ids(tok, ["▁positive"])))
+    comma, spaced_comma = piece_ids(tok, [",", "▁,"])
+    assert comma in after_word and not set(piece_ids(tok, ["▁1", "▁joy", "▁-", "▁", "itive"])) & after_word
+    # "▁," reads " ," unless the tokenizer's clean-up turns it into ",": allowed exactly then
+    assert (spaced_comma in after_word) == clean_up == (tok.decode([*start, *piece_ids(tok, ["▁positive", "▁,"])],
+                                                                   skip_special_tokens=True) == "positive,")
+    after_comma = set(constraint.allowed_tokens(0, start + piece_ids(tok, ["▁positive", ","])))
+    assert set(piece_ids(tok, ["1", "2.", "-", "3"])) <= after_comma
+    assert not set(piece_ids(tok, ["▁1", "4", "10", ","])) & after_comma
+
+
+@pytest.mark.parametrize("clean_up", [False, True])
+@pytest.mark.parametrize("max_new_tokens", [17, 24])
+def test_t5_pieces_random_logits_always_give_labels(clean_up, max_new_tokens):
+    tok = t5_style(T5_PIECES, clean_up=clean_up)
+    constraint = LabelConstraint(tok, score_decimals=2, max_new_tokens=max_new_tokens)
+    texts = walk(constraint, tok, rows=64, seed=max_new_tokens + clean_up, max_new_tokens=max_new_tokens)
+    assert all(parse_target(t).valid for t in texts), [t for t in texts if not parse_target(t).valid]
+    assert len(set(texts)) > 10
+
+
+def test_a_sentencepiece_model_trained_by_the_library_gives_labels(tmp_path):
+    from bench.standins import write_t5_tokenizer
+    from transformers import T5TokenizerFast
+
+    write_t5_tokenizer(tmp_path, TARGETS + INPUTS, pieces=1500)
+    tok = T5TokenizerFast.from_pretrained(tmp_path)
+    assert (tok.pad_token_id, tok.eos_token_id, tok.unk_token_id, len(tok)) == (0, 1, 2, 1600)
+    constraint = LabelConstraint(tok, score_decimals=2, max_new_tokens=17)
+    texts = walk(constraint, tok, rows=48, seed=3, max_new_tokens=17)
+    assert all(parse_target(t).valid for t in texts), texts
+    assert len(set(texts)) > 10
+
+
+def test_a_vocabulary_without_some_letter_routes_around_it():
+    # no "x": "excited" cannot be spelt, every other label can
+    tok = t5_style([p for p in T5_PIECES if "x" not in p])
+    constraint = LabelConstraint(tok, score_decimals=2, max_new_tokens=20)
+    texts = walk(constraint, tok, rows=64, seed=5, max_new_tokens=20)
+    assert all(parse_target(t).valid and "excited" not in t for t in texts)
+
+
+def test_a_vocabulary_that_cannot_spell_any_label_ends_every_row_unparsable_without_hanging():
+    # no comma at all: no label can be written; every row gets EOS at once
+    tok = t5_style([p for p in T5_PIECES if "," not in p])
+    constraint = LabelConstraint(tok, score_decimals=2, max_new_tokens=20)
+    assert constraint.allowed_tokens(0, [tok.pad_token_id]) == [tok.eos_token_id]
+    texts = walk(constraint, tok, rows=8, seed=6, max_new_tokens=20)
+    assert texts == [""] * 8 and not any(parse_target(t).valid for t in texts)
+    torch.manual_seed(0)
+    model = build_model(from_dict(ModelConfig, MODEL, "model"), tok).eval()
+    generated = model.generate(random_batch(tok, rows=4, seed=2), max_new_tokens=20, constrained=constraint)
+    assert generated.shape[1] == 2 and (generated[:, 1] == tok.eos_token_id).all()

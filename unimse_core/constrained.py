@@ -12,25 +12,31 @@ The grammar, on characters, no spaces:
 
 Every string of this language parses (`text.parse_target(s).valid`, tested).
 
-`LabelConstraint` is a transformers LogitsProcessor built for one tokenizer. It assumes nothing of
-the tokenizer beyond `batch_decode` (with skip_special_tokens, exactly as the generated texts are
-decoded afterwards, `decode_texts`) and its special ids: at each step it decodes the row so far with
-each candidate token appended and keeps the tokens whose text is still a prefix of a label, then
-allows EOS once the text is a whole label. What is checked is therefore exactly the text that is
-parsed, whatever the tokenizer does with spaces, merges or byte pieces.
+`LabelConstraint` is a transformers LogitsProcessor built for one tokenizer, computed as tensors.
+Once per tokenizer it builds an automaton: the grammar as a character DFA (`LabelGrammar.automaton`:
+one state per field and canonical prefix of its value, about a hundred), and a transition table
+[states, vocabulary] giving the state that each token leads to, or dead. What a token appends to
+the text is read off the tokenizer's own `batch_decode` (with skip_special_tokens, exactly as the
+generated texts are decoded afterwards, `decode_texts`): alone for the first token, after an anchor
+token for the others, so that SentencePiece's `▁` word starts (a space inside a label: dead), its
+dropped leading space, and the clean-up that turns `▁,` into `,` are all whatever the tokenizer
+does. A token whose text is empty or holds a character outside the grammar is dead everywhere.
+At each generation step a row's state is the table folded over its tokens, and the allowed tokens
+are one row of a precomputed [states, vocabulary] table: no Python decoding in the loop.
 
 Length. Generation stops after `max_new_tokens`, maybe in mid-label. So a token is allowed only if
-the label can still be completed in the tokens left, counting one token per missing character
-(`LabelGrammar.need`): a character-by-character completion is always possible when the tokenizer
-has a token for each single character in context (ours does: every printable ASCII character is
-in its alphabet; T5's SentencePiece vocabulary should, untested here). By induction the text is a
-complete label when EOS comes or the length limit is reached. The shortest label,
-`neutral,0,joy,joy`, has 17 characters: a constraint for fewer new tokens is refused. Should a
-tokenizer be unable to spell a completion, the row gets EOS and evaluation counts it unparsable.
+a label can still be completed in the tokens left: `need[state]`, the fewest tokens from a state to
+a complete label, is computed exactly on the token automaton (a shortest-path fixpoint), so the
+guarantee holds for any vocabulary. By induction the text is a complete label when EOS comes or the
+length limit is reached. The shortest label, `neutral,0,joy,joy`, has 17 characters: a constraint
+for fewer new tokens is refused. Should a tokenizer be unable to spell a label at all (it lacks a
+piece for a character that every label needs), nothing but EOS is allowed: the row ends and
+evaluation counts it unparsable, never a crash or a hang.
 
-Cost: the allowed tokens of a row are computed once per distinct row (a cache keyed by its ids)
-with one batch_decode over the candidates; candidates are the tokens whose own text could occur in
-a label (worked out once per tokenizer), a few hundred even for T5's 32k vocabulary.
+Assumption: the text of a sequence is the concatenation of what its tokens append (true of
+Metaspace/SentencePiece decoders on the ASCII of the grammar; tested for our BPE and a T5-format
+SentencePiece model, tests/test_constrained.py). A tokenizer that broke it could yield an
+unparsable row, which evaluation counts, never a crash.
 """
 
 from __future__ import annotations
@@ -99,6 +105,45 @@ class LabelGrammar:
             return None
         return missing + sum(1 + self._shortest[j] for j in range(k + 1, len(self.words)))
 
+    def automaton(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The grammar as a character DFA: (alphabet in column order, transitions [states, alphabet]
+        with -1 for dead, accepting [states]). State 0 is the empty text. A state is a field and a
+        canonical prefix of its value: of a score's decimals only their count matters (3 takes only
+        zeros, which the prefix check enforces)."""
+        alphabet = sorted(self.alphabet)
+        keys: dict[tuple[int, str], int] = {(0, ""): 0}
+        todo = [(0, "")]
+        edges: list[tuple[int, int, int]] = []
+        while todo:
+            k, value = todo.pop()
+            here = keys[(k, value)]
+            for c, char in enumerate(alphabet):
+                if char == ",":
+                    if k + 1 >= len(self.words) or self._field_need(k, value) != 0:
+                        continue
+                    nxt = (k + 1, "")
+                else:
+                    if self._field_need(k, value + char) is None:
+                        continue
+                    nxt = (k, self._canonical(k, value + char))
+                if nxt not in keys:
+                    keys[nxt] = len(keys)
+                    todo.append(nxt)
+                edges.append((here, c, keys[nxt]))
+        table = np.full((len(keys), len(alphabet)), -1, dtype=np.int64)
+        for here, c, nxt in edges:
+            table[here, c] = nxt
+        accepting = np.zeros(len(keys), dtype=bool)
+        for (k, value), i in keys.items():
+            accepting[i] = k == len(self.words) - 1 and self._field_need(k, value) == 0
+        return alphabet, table, accepting
+
+    def _canonical(self, i: int, value: str) -> str:
+        if self.words[i] is not None or "." not in value:
+            return value
+        whole, decimals = value.split(".")
+        return f"{whole}.{'0' * len(decimals)}"
+
     def _field_need(self, i: int, value: str) -> int | None:
         """Characters that complete field i from `value`, or None when `value` starts no value of it."""
         words = self.words[i]
@@ -127,7 +172,14 @@ class LabelConstraint(LogitsProcessor):
     that `input_ids.shape[1] - start_tokens` tokens have been generated at a step.
     Usable as `UniMSE.generate(batch, max_new_tokens, constrained=constraint)`; `allowed_tokens`
     is the same rule as a `prefix_allowed_tokens_fn`.
+
+    Tables (S automaton states, then FINISHED and DEAD; V = len(tokenizer)):
+    `transitions` [S + 2, V]: the state after a token; `next_need` [S + 2, V]: tokens that the state
+    after a token still needs to a complete label (UNREACHABLE where dead), EOS counting 0 from an
+    accepting state.
     """
+
+    UNREACHABLE = 1 << 20
 
     def __init__(self, tokenizer: Any, *, score_decimals: int, max_new_tokens: int, start_tokens: int = 1):
         self.tokenizer = tokenizer
@@ -141,59 +193,123 @@ class LabelConstraint(LogitsProcessor):
         if tokenizer.eos_token_id is None:
             raise ValueError("the tokenizer has no EOS token; a constrained label could not end")
         self.eos_token_id = int(tokenizer.eos_token_id)
-        self.candidates = self._candidates()
-        # row ids (tuple) -> (is the text a label, candidate tokens, characters each leaves missing)
-        self._rows: dict[tuple[int, ...], tuple[bool, np.ndarray, np.ndarray]] = {}
+        self.transitions, self.next_need, self.need = self._tables()
+        self._on_device: dict[tuple[torch.device, int], tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _candidates(self) -> np.ndarray:
-        """Tokens whose own text, stripped, could occur inside a label: only the grammar's characters,
-        every run of letters inside a grammar word. A filter for speed only: each candidate is still
-        checked in context, and single characters always pass (so completion stays possible)."""
+    # ------------------------------------------------------------------------------------------
+    # the tables, once per tokenizer
+
+    def _token_texts(self) -> tuple[list[str | None], list[str | None]]:
+        """What each token appends to the text: as the first token, and after other tokens (None: a
+        special token, or an anchor-relative text that could not be read)."""
+        vocab = len(self.tokenizer)
         special = set(self.tokenizer.all_special_ids)
-        ids = [t for t in range(len(self.tokenizer)) if t not in special]
-        words = [w for group in self.grammar.words if group for w in group]
-        keep = []
-        for t, text in zip(ids, decode_texts(self.tokenizer, [[t] for t in ids])):
-            piece = text.strip()
-            if not piece or not set(piece) <= self.grammar.alphabet:
-                continue
-            if all(any(run in w for w in words) for run in re.findall(r"[a-z]+", piece)):
-                keep.append(t)
-        return np.asarray(keep, dtype=np.int64)
+        ids = list(range(vocab))
+        alone = decode_texts(self.tokenizer, [[t] for t in ids])
+        first: list[str | None] = [None if t in special else text for t, text in zip(ids, alone)]
+        anchor = self._anchor(first)
+        if anchor is None:
+            return first, first
+        a_text = first[anchor]
+        after = decode_texts(self.tokenizer, [[anchor, t] for t in ids])
+        later: list[str | None] = [None if t in special or not text.startswith(a_text) else text[len(a_text):]
+                                   for t, text in zip(ids, after)]
+        return first, later
 
-    def _row(self, row: tuple[int, ...]) -> tuple[bool, np.ndarray, np.ndarray]:
-        cached = self._rows.get(row)
-        if cached is None:
-            text = decode_texts(self.tokenizer, [list(row)])[0]
-            is_label = self.grammar.is_label(text)
-            extended = decode_texts(self.tokenizer, [[*row, t] for t in self.candidates.tolist()])
-            needs = [self.grammar.need(s) for s in extended]
-            ok = np.array([n is not None for n in needs], dtype=bool)
-            cached = (is_label, self.candidates[ok], np.array([n for n in needs if n is not None], dtype=np.int64))
-            self._rows[row] = cached
-        return cached
+    def _anchor(self, first: list[str | None]) -> int | None:
+        """A token of grammar letters that decodes as itself next to itself (no word-start marker)."""
+        letters = self.grammar.alphabet - set("0123456789-.,")
+        options = [t for t, text in enumerate(first) if text and set(text) <= letters]
+        options.sort(key=lambda t: len(first[t]))
+        for t in options[:50]:
+            if decode_texts(self.tokenizer, [[t, t]])[0] == first[t] * 2:
+                return t
+        return None
+
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        alphabet, chars, accepting = self.grammar.automaton()
+        n_states = len(chars)
+        finished, dead = n_states, n_states + 1
+        column = {c: i for i, c in enumerate(alphabet)}
+        first, later = self._token_texts()
+        vocab = len(first)
+        transitions = np.full((n_states + 2, vocab), dead, dtype=np.int32)
+        for texts, rows in ((later, np.arange(1, n_states)), (first, np.arange(0, 1))):
+            by_length: dict[int, list[tuple[int, list[int]]]] = {}
+            for t, text in enumerate(texts):
+                if text and set(text) <= self.grammar.alphabet:
+                    by_length.setdefault(len(text), []).append((t, [column[c] for c in text]))
+            for tokens in by_length.values():
+                ids = np.array([t for t, _ in tokens])
+                cols = np.array([c for _, c in tokens])  # [T, L]
+                state = np.repeat(rows[:, None], len(ids), axis=1)  # [R, T]
+                for i in range(cols.shape[1]):
+                    alive = state >= 0
+                    state = np.where(alive, chars[np.maximum(state, 0), cols[None, :, i]], -1)
+                transitions[rows[:, None], ids[None, :]] = np.where(state >= 0, state, dead)
+        transitions[:n_states, self.eos_token_id] = np.where(accepting, finished, dead)
+        transitions[finished, :] = finished  # generate pads a finished row
+        # need[s]: fewest tokens from s to an accepting state (Bellman-Ford on the token graph)
+        need = np.full(n_states + 2, self.UNREACHABLE, dtype=np.int64)
+        need[:n_states][accepting] = 0
+        need[finished] = 0
+        while True:
+            best = np.minimum(need, np.minimum(1 + need[transitions].min(axis=1), self.UNREACHABLE))
+            if np.array_equal(best, need):
+                break
+            need = best
+        next_need = need[transitions].astype(np.int32)
+        next_need[:n_states, self.eos_token_id] = np.where(accepting, 0, self.UNREACHABLE)
+        next_need[finished, :] = self.UNREACHABLE
+        next_need[finished, self.eos_token_id] = 0  # finished: generate pads the rest whatever is chosen
+        next_need[dead, :] = self.UNREACHABLE
+        return transitions, next_need, need
+
+    def _device_tables(self, device: torch.device, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tables on `device`, `width` columns wide (T5 pads its vocabulary: the extra ids are dead)."""
+        key = (device, width)
+        if key not in self._on_device:
+            transitions, next_need = self.transitions, self.next_need
+            extra = width - transitions.shape[1]
+            if extra > 0:
+                dead = transitions.shape[0] - 1
+                transitions = np.pad(transitions, ((0, 0), (0, extra)), constant_values=dead)
+                next_need = np.pad(next_need, ((0, 0), (0, extra)), constant_values=self.UNREACHABLE)
+            self._on_device[key] = (torch.from_numpy(np.ascontiguousarray(transitions[:, :width])).to(device),
+                                    torch.from_numpy(np.ascontiguousarray(next_need[:, :width]))
+                                    .to(device=device, dtype=torch.int32))
+        return self._on_device[key]
+
+    # ------------------------------------------------------------------------------------------
+    # at each step
+
+    def states(self, input_ids: torch.Tensor, width: int | None = None) -> torch.Tensor:
+        """input_ids [B, n] (start tokens included) -> the automaton state of each row [B]."""
+        transitions, _ = self._device_tables(input_ids.device, width or self.transitions.shape[1])
+        state = torch.zeros(input_ids.shape[0], dtype=torch.int64, device=input_ids.device)
+        for column in input_ids[:, self.start_tokens:].T:
+            state = transitions[state, column.clamp(0, transitions.shape[1] - 1)].long()
+        return state
+
+    def allowed_mask(self, input_ids: torch.Tensor, width: int) -> torch.Tensor:
+        """input_ids [B, n] -> [B, width] True where a token may come next."""
+        _, next_need = self._device_tables(input_ids.device, width)
+        left = self.max_new_tokens - (input_ids.shape[1] - self.start_tokens)  # tokens left, this one included
+        allowed = next_need[self.states(input_ids, width)] <= left - 1  # [B, width]
+        # Nothing allowed: a tokenizer that cannot spell the label (or a row forced off the grammar).
+        # EOS then ends the row and evaluation counts it unparsable.
+        stuck = ~allowed.any(dim=1)
+        allowed[stuck, self.eos_token_id] = True
+        return allowed
 
     def allowed_tokens(self, batch_id: int, input_ids: torch.Tensor | Sequence[int]) -> list[int]:
         """The tokens that may follow one row (decoder ids so far, start token included)."""
-        row = tuple(int(t) for t in (input_ids.tolist() if isinstance(input_ids, torch.Tensor) else input_ids))
-        generated = row[self.start_tokens:]
-        if self.eos_token_id in generated:
-            return [self.eos_token_id]  # finished: generate pads the rest whatever is chosen
-        left = self.max_new_tokens - len(generated)  # tokens left, this one included
-        is_label, tokens, needs = self._row(row)
-        allowed = tokens[needs <= left - 1].tolist()
-        if is_label or not allowed:
-            # Not a label with nothing allowed happens only for a tokenizer that cannot spell the
-            # completion; EOS then ends the row and evaluation counts it unparsable.
-            allowed.append(self.eos_token_id)
-        return allowed
+        row = torch.as_tensor(input_ids, dtype=torch.long).reshape(1, -1)
+        return torch.nonzero(self.allowed_mask(row, self.transitions.shape[1])[0]).flatten().tolist()
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.Tensor) -> torch.Tensor:
         """input_ids [B, n] (decoder ids so far), scores [B, V] -> scores with every disallowed token at -inf."""
-        mask = torch.ones_like(scores, dtype=torch.bool)  # True: disallowed
-        for b in range(input_ids.shape[0]):
-            mask[b, self.allowed_tokens(b, input_ids[b])] = False
-        return scores.masked_fill(mask, float("-inf"))
+        return scores.masked_fill(~self.allowed_mask(input_ids, scores.shape[1]), float("-inf"))
 
 
 __all__ = ["LabelConstraint", "LabelGrammar", "decode_texts"]

@@ -448,7 +448,8 @@ def _labels_section(labels: Mapping[str, Any]) -> list[str]:
 
 def _training_section(train: Mapping[str, Any]) -> list[str]:
     keys = ("select_on", "best_epoch", "best_select", "epochs_run", "steps", "stopped_early", "train_rows",
-            "dev_rows", "world_size")
+            "dev_rows", "world_size", "trainable_parameters", "total_parameters",
+            "optimizer_state_bytes")
     facts = [(k, _number(train[k]) if k == "best_select" else str(train[k])) for k in keys if k in train]
     lines = ["## Training", ""] + _table(["", ""], facts, align=["l", "r"]) + [""]
     dev = train.get("dev") or {}

@@ -18,7 +18,9 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -93,15 +95,23 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG state as tensors and plain numbers, so that a checkpoint loads with weights_only=True."""
+    version, mt, gauss = random.getstate()
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {"python": {"version": version, "mt": torch.tensor(mt, dtype=torch.int64), "gauss": gauss},
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached": float(cached)},
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: Mapping[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    py, npy = state["python"], state["numpy"]
+    random.setstate((py["version"], tuple(py["mt"].tolist()), py["gauss"]))
+    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
+                         npy["cached"]))
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -178,6 +188,9 @@ class State:
     bad_epochs: int = 0
     train_seconds: float = 0.0           # time spent in optimiser steps, counted only with train.max_minutes
     history: list[dict[str, Any]] = field(default_factory=list)  # one entry per logged step (dvclive rows)
+    trainable_parameters: int = 0        # parameters the optimiser updates (train.trainable_blocks)
+    total_parameters: int = 0
+    optimizer_state_bytes: int = 0       # Adam's moments: frozen parameters have none
 
 
 def fingerprint(*parts: Any) -> str:
@@ -189,7 +202,7 @@ def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.
                     rng: list[dict[str, Any]] | None = None) -> None:
     """`rng`: the RNG states of every rank, in rank order (default: this process's alone). Each rank's
     dropout draws as many numbers as its own batches need, so under DDP the states differ by rank."""
-    payload = {"state": state.__dict__, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+    payload = {"state": plain(state.__dict__), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                "rng": rng if rng is not None else [rng_state()]}
     # through a file object: given a path, torch.save names the archive's records after the (random)
     # temporary file name, and the same checkpoint would differ in bytes from run to run
@@ -197,15 +210,40 @@ def save_checkpoint(folder: Path, state: State, model: UniMSE, optimizer: torch.
         torch.save(payload, handle)
 
 
+def plain(value: Any) -> Any:
+    """`value` with numpy scalars as Python numbers and tuples as lists: what weights_only loads."""
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint file holding something other than tensors and plain containers: never unpickled."""
+
+
 def load_checkpoint(folder: Path, expected: str, model: UniMSE, optimizer: torch.optim.Optimizer,
                     rank: int = 0) -> State | None:
     """The saved state when the checkpoint belongs to this run (model, optimiser and this rank's RNG
-    restored); None otherwise. Reads only: `train` clears the folder of another run, on rank 0."""
+    restored); None otherwise. Reads only: `train` clears the folder of another run, on rank 0.
+
+    The file is read with weights_only=True: tensors, numbers, strings and containers only, so that a
+    checkpoints folder pulled from a shared remote cannot run code (docs/training.md)."""
     path = folder / CHECKPOINT
     if not path.exists():
         return None
-    # our own file, written by save_checkpoint; weights_only=False for the RNG states (numpy arrays)
-    payload = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        detail = re.search(r"WeightsUnpickler error: (.*?)(?:\. Please|\n|$)", str(err))
+        raise UnsafeCheckpointError(
+            f"{path}: refused to load: the checkpoint holds Python objects other than tensors, numbers, strings "
+            f"and containers, and unpickling them could run code (torch.load weights_only=True said: "
+            f"{detail.group(1) if detail else 'unsupported content'}). A checkpoint written by this code never "
+            f"does; delete {folder} to start the run over") from None
     if payload["state"]["fingerprint"] != expected:
         return None
     model.load_state_dict(payload["model"])
@@ -310,7 +348,16 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
             save_checkpoint(checkpoints, state, model, optimizer, rng)
     if rt.world_size > 1:
         torch.distributed.barrier()
+    state.trainable_parameters = sum(p.numel() for p in trainable)
+    state.total_parameters = sum(p.numel() for p in model.parameters())
+    state.optimizer_state_bytes = optimizer_state_bytes(optimizer)
     return state
+
+
+def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of the optimiser's per-parameter tensors (Adam: two moments and a step per trained parameter)."""
+    return sum(v.numel() * v.element_size() for s in optimizer.state.values() for v in s.values()
+               if isinstance(v, torch.Tensor))
 
 
 def _record(state: State, log: Callable[[dict[str, Any]], None], event: dict[str, Any]) -> None:
