@@ -345,7 +345,10 @@ class TrainConfig:
     max_new_tokens: int = param(ge=1, help="generation length limit for dev evaluation")
     log_every: int = param(ge=1, help="optimiser steps between two logged losses")
     device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
+    devices: int = param(ge=1, help="processes on this machine, one per device: N > 1 makes the stage start N "
+                                    "DistributedDataParallel ranks itself (ignored under torchrun)")
     bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
+    compile: bool = param(help="torch.compile the model for training (falls back to eager, saying why)")
 
 
 @dataclass(frozen=True)
