@@ -65,8 +65,9 @@ def label_constraint(tokenizer: Any, *, score_decimals: int, max_new_tokens: int
 
 def generate_texts(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
                    max_new_tokens: int, constraint: LabelConstraint | None = None) -> list[str]:
-    """`predict_split` with a constraint already built (None: free decoding)."""
-    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0)
+    """`predict_split` with a constraint already built (None: free decoding). Batches of similar input
+    length, longest first (little padding, the largest batch first); the texts come back in row order."""
+    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0, by_length=True)
     model.to(rt.device).eval()
     texts: dict[int, str] = {}
     with torch.inference_mode(), rt.autocast():
