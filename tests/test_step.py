@@ -127,3 +127,37 @@ def test_greedy_generation_keeps_the_kv_cache():
 
     t5_config = scratch_t5_config(from_dict(ModelConfig, params()["model"], "model"), vocab_size=50)
     assert greedy_config(t5_config, max_new_tokens=4).use_cache is True
+
+
+def test_a_batch_that_runs_out_of_memory_is_generated_in_halves(inputs, monkeypatch):
+    tokenizer = load_tokenizer(inputs / "tokenizer")
+    model_config, train_config, loader_config = configs()
+    torch.manual_seed(3)
+    model = build_model(model_config, tokenizer)
+    rt = training.runtime(train_config)
+    rows = split({"mosi": 4, "meld": 3}, seed=9)
+    alone = generate_texts(model, rows, tokenizer, dataclasses.replace(loader_config, eval_batch_size=1), rt,
+                           max_new_tokens=8)
+    generate, sizes = model.generate, []
+
+    def small_device(batch, **kwargs):  # a device on which more than 2 rows never fit
+        sizes.append(len(batch["index"]))
+        if sizes[-1] > 2:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return generate(batch, **kwargs)
+
+    monkeypatch.setattr(model, "generate", small_device)
+    halved = generate_texts(model, rows, tokenizer, dataclasses.replace(loader_config, eval_batch_size=7), rt,
+                            max_new_tokens=8)
+    assert sizes == [7, 3, 1, 2, 4, 2, 2]  # 7 -> 3 (-> 1 + 2) + 4 (-> 2 + 2)
+    assert halved == alone
+    metrics, _, texts = training.evaluate(model, rows, tokenizer, dataclasses.replace(loader_config, eval_batch_size=7),
+                                          rt, max_new_tokens=8)
+    assert texts == alone
+
+    def no_device(batch, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(model, "generate", no_device)
+    with pytest.raises(torch.cuda.OutOfMemoryError):
+        generate_texts(model, rows, tokenizer, loader_config, rt, max_new_tokens=8)

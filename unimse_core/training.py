@@ -167,6 +167,24 @@ def mean_loss(losses: list[torch.Tensor]) -> float:
 # evaluation
 
 
+def generate_fitting(model: UniMSE, batch: Mapping[str, torch.Tensor], **kwargs: Any) -> list[torch.Tensor]:
+    """`model.generate(batch, **kwargs)` as a list of id tensors [b_i, 1 + n_i] whose rows are the
+    batch's, in order: one tensor, or, when the device runs out of memory, the results of the two
+    halves (recursively), so that `loader.eval_batch_size` can be the largest batch that fits most
+    of the time without failing on the few longest batches."""
+    try:
+        return [model.generate(batch, **kwargs)]
+    except torch.cuda.OutOfMemoryError:
+        rows = len(batch["index"])
+        if rows == 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = rows // 2
+        return [*generate_fitting(model, {k: v[:half] for k, v in batch.items()}, **kwargs),
+                *generate_fitting(model, {k: v[half:] for k, v in batch.items()}, **kwargs)]
+
+
 def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
              max_new_tokens: int) -> tuple[dict[str, dict[str, float]], float, list[str]]:
     """Per-dataset metrics of greedy generations, the mean loss, and the generated texts in row order.
@@ -187,8 +205,9 @@ def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: 
             n = len(batch["index"])
             loss_sum += float(out.loss) * n
             rows += n
-            generated = model.generate(batch, max_new_tokens=max_new_tokens)
-            for i, text in zip(batch["index"].tolist(), tokenizer.batch_decode(generated, skip_special_tokens=True)):
+            generated = generate_fitting(model, batch, max_new_tokens=max_new_tokens)
+            decoded = [t for ids in generated for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            for i, text in zip(batch["index"].tolist(), decoded):
                 texts.setdefault(i, text)
     if rt.world_size > 1:
         gathered: list[Any] = [None] * rt.world_size
