@@ -24,7 +24,8 @@ import torch
 import yaml
 
 from test_pipeline import copy_project
-from tiny_training import assert_identical, comparable, quiet_env, selected_weights, unimse_script
+from tiny_training import (assert_identical, comparable, quiet_env, selected_weights, stage_options, unimse_script,
+                           write_inputs, write_params)
 from unimse_core import launch, training
 
 pytestmark = [
@@ -161,3 +162,17 @@ def test_dvc_exp_run_with_two_devices_trains_and_a_killed_run_resumes_exactly(pr
     history = [{k: v for k, v in event.items() if k != MARKER} for event in resumed["state"]["history"]]
     assert comparable({**resumed["state"], "history": history}) == comparable(uninterrupted["state"])
     assert_identical(selected_weights(project / "models" / "selected"), selected_weights(fresh / "selected"))
+
+
+def test_a_failing_rank_fails_the_stage_naming_it_and_its_error(tmp_path):
+    inputs = write_inputs(tmp_path / "inputs", train_rows=4, dev_rows=2, test_groups=False)
+    (inputs / "merged.h5").write_bytes(b"not an HDF5 file")  # read by the ranks, not by the stage that starts them
+    work = tmp_path / "work"
+    work.mkdir()
+    params = write_params(work / "params.yaml", train={"devices": 2})
+    result = subprocess.run([str(unimse_script()), "train", *stage_options(inputs, work, params)], env=env(),
+                            capture_output=True, text=True, timeout=DVC_TIMEOUT_S)
+    assert result.returncode != 0
+    assert "merged.h5" in result.stderr  # the rank's own error
+    assert "train.devices: 2: a training process failed (rank " in result.stderr, result.stderr[-3000:]
+    assert not (work / "train.json").exists()
