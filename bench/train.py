@@ -1,7 +1,7 @@
 """Benchmark of the training step: UniMSE next to plain T5 of the same size, in the same run.
 
     python -m bench.train [--steps 8] [--t5base-steps 4] [--warmup 1] [--device auto] [--threads N]
-                          [--size default] [--size t5base]
+                          [--size default] [--size t5base] [--compare-loop]
 
 Two sizes, each timed for the full model (PMF, LSTM encoders, contrastive loss: the params.yaml
 `model` group) and for its parity configuration (the same T5 weights, `fusion: none`,
@@ -16,8 +16,9 @@ Two sizes, each timed for the full model (PMF, LSTM encoders, contrastive loss: 
 
 Batches have MELD-like lengths: per row, input tokens, target tokens, audio and video frames drawn
 uniformly within +-25 % of 150, 12, 157 and 32 (frames 64 wide), seeded, padded by the real
-`collate`. A step is the training loop's (unimse_core.training.train): forward under the
-runtime's autocast (bf16 on CUDA), backward, gradient clipping, Adam, reading the loss. Steps of
+`collate`. A step is the training loop's (unimse_core.training.train_step): forward under the
+runtime's autocast (bf16 on CUDA), backward, gradient clipping, Adam (fused on CUDA), the loss read
+on the host every `train.log_every` steps only. Steps of
 the two variants alternate (plain, full, then full, plain, ...) after `--warmup` untimed steps
 each, so that load from other processes weighs on both alike. Overhead = full / plain - 1 on the
 median steps (`overhead`); cross-checks: the median ratio of the adjacent (same-round) steps, the
@@ -28,6 +29,12 @@ process's peak RSS during its steps (VmHWM, reset before each step through /proc
 both models stay resident, so the difference between the variants is what the extra activations
 and weights cost). Goal (issue 5): overhead at most 0.15 at t5-base size. The last line printed is
 one JSON object.
+
+`--compare-loop` times instead, for the full model at each size, the loop's step as it was before
+issue 15 (`old`: plain Adam, the loss read on the host after every step) against today's (`new`:
+training.train_step, fused Adam on CUDA, the loss read every log_every steps), alternating in the
+same way, from the same initial weights: `loop_ratio_<size>` = new / old median step time (below 1:
+faster; on the CPU both should be the same, the gains are on CUDA).
 
 On a CPU shared with other work, several torch threads spin-wait for each other whenever one is
 descheduled, which inflates every step (several-fold at the default size, more for the model of
@@ -56,7 +63,7 @@ from transformers import T5ForConditionalGeneration
 from unimse_core.config import ModelConfig, TrainConfig, from_dict, load_config, read_params, to_dict
 from unimse_core.data import collate
 from unimse_core.model import UniMSE, parameter_groups, scratch_t5_config
-from unimse_core.training import Runtime, runtime, to_device
+from unimse_core.training import Runtime, mean_loss, runtime, to_device, train_step
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_OVERHEAD = 0.15
@@ -70,6 +77,7 @@ T5_BASE = {"d_model": 768, "d_ff": 3072, "num_layers": 12, "num_decoder_layers":
 T5_BASE_VOCAB = 32128
 PAPER_TRAIN = {"trainable_blocks": (-2, -1), "lr_t5": 3e-4, "lr_other": 1e-4}
 VARIANTS = ("plain", "full")
+LOOPS = ("old", "new")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,11 +162,13 @@ def peak_mib(device: torch.device) -> float:
 class Trainer:
     """One variant and its optimiser; `step` is one step of the training loop."""
 
-    def __init__(self, model: UniMSE, config: TrainConfig, rt: Runtime):
-        self.model, self.config, self.rt = model.to(rt.device).train(), config, rt
+    def __init__(self, model: UniMSE, config: TrainConfig, rt: Runtime, loop: str = "new"):
+        self.model, self.config, self.rt, self.loop = model.to(rt.device).train(), config, rt, loop
         groups = parameter_groups(model, trainable_blocks=config.trainable_blocks, lr_t5=config.lr_t5,
                                   lr_other=config.lr_other, weight_decay=config.weight_decay)
-        self.optimizer = torch.optim.Adam(groups)
+        fused = rt.device.type == "cuda" and loop == "new"
+        self.optimizer = torch.optim.Adam(groups, fused=fused or None)
+        self.window: list[torch.Tensor] = []
         self.trainable = [p for g in groups for p in g["params"]]
         self.parameters = sum(p.numel() for p in model.parameters())
         self.trainable_parameters = sum(p.numel() for p in self.trainable)
@@ -166,15 +176,22 @@ class Trainer:
         self.cpu: list[float] = []
         self.peak: list[float | None] = []
 
-    def step(self, batch: dict[str, torch.Tensor]) -> float:
-        with self.rt.autocast():
-            out = self.model(batch)
-        self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        if self.config.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
-        self.optimizer.step()
-        return float(out.loss.detach())  # the loop reads the loss every step (a device sync on CUDA)
+    def step(self, batch: dict[str, torch.Tensor]) -> None:
+        if self.loop == "old":  # the loop before issue 15: the loss read after every step (a sync on CUDA)
+            with self.rt.autocast():
+                out = self.model(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            out.loss.backward()
+            if self.config.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.trainable, self.config.grad_clip)
+            self.optimizer.step()
+            float(out.loss.detach())
+            return
+        self.window.append(train_step(self.model, batch, self.optimizer, self.trainable,
+                                      grad_clip=self.config.grad_clip, autocast=self.rt.autocast))
+        if len(self.window) == self.config.log_every:
+            mean_loss(self.window)
+            self.window = []
 
     def timed_step(self, batch: dict[str, torch.Tensor]) -> None:
         resettable = reset_peak(self.rt.device)
@@ -225,6 +242,27 @@ def run_case(case: Case, rt: Runtime, steps: int, warmup: int, log: Callable[[st
     return result
 
 
+def run_loop_case(case: Case, rt: Runtime, steps: int, warmup: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """The full model's step, old loop against new, alternating, from the same initial weights."""
+    torch.manual_seed(case.train.seed)
+    t5 = T5ForConditionalGeneration(scratch_t5_config(case.model, case.vocab_size))
+    trainers = {"old": Trainer(UniMSE(copy.deepcopy(t5), case.model), case.train, rt, loop="old"),
+                "new": Trainer(UniMSE(t5, case.model), case.train, rt, loop="new")}
+    batch = to_device(synthetic_batch(case.rows, case.vocab_size, case.model.feature_dim), rt.device)
+    for _ in range(warmup):
+        for trainer in trainers.values():
+            trainer.step(batch)
+    for i in range(steps):
+        for name in (LOOPS if i % 2 == 0 else LOOPS[::-1]):
+            trainers[name].timed_step(batch)
+            log(f"    {case.name} step {i + 1}/{steps} {name:<3} {trainers[name].wall[-1]:7.3f} s")
+    result = {name: trainer.summary(case.rows) for name, trainer in trainers.items()}
+    paired = statistics.median(n / o for n, o in zip(trainers["new"].wall, trainers["old"].wall))
+    result.update(ratio=round(result["new"]["step_s"] / result["old"]["step_s"], 4), ratio_paired=round(paired, 4),
+                  ratio_cpu=round(result["new"]["step_cpu_s"] / result["old"]["step_cpu_s"], 4))
+    return result
+
+
 def report(name: str, r: dict[str, Any]) -> None:
     b = r["batch"]
     click.echo(f"\n{name}: d_model {r['model']['d_model']}, {r['model']['num_layers']}+"
@@ -249,8 +287,9 @@ def report(name: str, r: dict[str, Any]) -> None:
 @click.option("--size", "sizes", type=click.Choice(["default", "t5base"]), multiple=True,
               default=("default", "t5base"), show_default=True, help="sizes to time (repeat the option)")
 @click.option("--params", type=click.Path(path_type=Path), default=ROOT / "params.yaml", show_default=True)
+@click.option("--compare-loop", is_flag=True, help="time the loop's step before issue 15 against today's")
 def main(steps: int, t5base_steps: int, warmup: int, device: str, threads: int | None, sizes: tuple[str, ...],
-         params: Path) -> None:
+         params: Path, compare_loop: bool) -> None:
     """Time a training step of UniMSE next to plain T5 of the same size."""
     if threads:
         torch.set_num_threads(threads)
@@ -263,6 +302,19 @@ def main(steps: int, t5base_steps: int, warmup: int, device: str, threads: int |
     log(f"bench.train on {rt.device} (torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}, "
         f"load {load_start[0]:.1f})")
     counts = {"default": steps, "t5base": t5base_steps}
+    if compare_loop:
+        loops = {name: run_loop_case(chosen[name], rt, counts[name], warmup, log) for name in ("default", "t5base")
+                 if name in sizes}
+        load_end = os.getloadavg()
+        for name, r in loops.items():
+            click.echo(f"{name}: old {r['old']['step_s']:.3f} s, new {r['new']['step_s']:.3f} s per step: new/old "
+                       f"{r['ratio']:.3f} (adjacent pairs {r['ratio_paired']:.3f}, cpu time {r['ratio_cpu']:.3f})")
+        click.echo(json.dumps({**{f"loop_ratio_{n}": r["ratio"] for n, r in loops.items()},
+                               **{f"loop_ratio_paired_{n}": r["ratio_paired"] for n, r in loops.items()},
+                               **loops, "device": str(rt.device), "torch_threads": torch.get_num_threads(),
+                               "cpus": os.cpu_count(), "loadavg_start": round(load_start[0], 2),
+                               "loadavg_end": round(load_end[0], 2), "torch": torch.__version__}))
+        return
     results = {name: run_case(chosen[name], rt, counts[name], warmup, log) for name in ("default", "t5base")
                if name in sizes}
     load_end = os.getloadavg()

@@ -1,7 +1,8 @@
 """Stage `train`: the UniMSE model, selected on the merged dev set (docs/training.md).
 
-Runs on one device, or under torchrun with one process per device (DistributedDataParallel; only
-rank 0 writes). Checkpoints go to a persisted folder and a killed run resumes from them; the
+Runs on one device; with `train.devices` N > 1 it starts N processes itself, one per device, under
+torch's elastic launcher (unimse_core/launch.py); under a user's torchrun (several machines) it runs
+as one rank and starts nothing. DistributedDataParallel; only rank 0 writes. Checkpoints go to a persisted folder and a killed run resumes from them; the
 selected model, its tokenizer, configs and library versions go to `--out`.
 """
 
@@ -39,7 +40,10 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     from transformers import AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
+    import torch
+
     from unimse_core.determinism import pin_numerics
+    from unimse_core.launch import LaunchError, launched, spawn
     from unimse_core.model import build_model  # heavy imports (torch, transformers) at run time only
     from unimse_core.training import runtime
     from unimse_core.versions import package_versions
@@ -49,6 +53,17 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
                                                       loader=LoaderConfig)
     # before any tensor operation: torch and MKL choose their CPU kernels once
     numerics = pin_numerics(config.deterministic, config.cpu_threads, device=config.device, group="train")
+    if config.devices > 1 and not launched():
+        cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
+        args = ["--merged", merged, "--tokenizer", tokenizer_dir, "--checkpoints", checkpoints, "--out", out,
+                "--summary", summary, "--live", live_dir, "--params", params]
+        if timings is not None:
+            args += ["--timings", timings]
+        try:
+            spawn(config.devices, [str(a) for a in args], cuda=cuda)
+        except LaunchError as err:
+            raise click.ClickException(str(err)) from None
+        return
     try:
         train_arrays = read_h5(merged, "train", mmap_over_bytes=loader_config.mmap_over_bytes)
         dev_arrays = read_h5(merged, "valid", mmap_over_bytes=loader_config.mmap_over_bytes)

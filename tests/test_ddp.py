@@ -54,9 +54,9 @@ def torchrun(*args: str, log: Path, ok: bool = True, timeout: float = LAUNCH_TIM
     timeout (the workers also dump their stacks and exit after WATCHDOG_S, see tests/ddp_worker.py)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
                "--master_addr", "127.0.0.1", "--master_port", str(free_port()), *args]
-    # the worker imports unimse_core from the tree under test, not from wherever the package is installed
-    env = quiet_env(PYTHONPATH=os.pathsep.join([str(WORKER.parent), str(ROOT)]),
-                    UNIMSE_TEST_WATCHDOG_S=str(int(timeout) - 20))
+    # tests/ for the worker's imports, then this checkout ahead of whatever the environment installed
+    path = os.pathsep.join(filter(None, [str(WORKER.parent), str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = quiet_env(PYTHONPATH=path, UNIMSE_TEST_WATCHDOG_S=str(int(timeout) - 20))
     with log.open("w") as handle:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT,
                                    start_new_session=True)

@@ -26,16 +26,21 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    """The project's tracked and untracked-but-not-ignored files, committed in a fresh git repo."""
-    dest = tmp_path_factory.mktemp("project")
+def copy_project(dest: Path) -> Path:
+    """The project's tracked and untracked-but-not-ignored files, copied into `dest`."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for rel in filter(None, listed):
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    """The project's tracked and untracked-but-not-ignored files, committed in a fresh git repo."""
+    dest = copy_project(tmp_path_factory.mktemp("project"))
     # The embedded default, shrunk so that the suite stays fast: the same stages, fewer rows and steps.
     params = yaml.safe_load((dest / "params.yaml").read_text())
     for dataset in ("mosi", "mosei", "meld", "iemocap"):

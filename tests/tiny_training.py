@@ -38,7 +38,8 @@ MODEL = dict(backbone="scratch", d_model=16, d_ff=32, num_layers=2, num_decoder_
              contrastive_dim=4)
 TRAIN = dict(seed=0, epochs=3, max_steps=0, max_minutes=0, trainable_blocks="all", lr_t5=0.003, lr_other=0.003,
              weight_decay=0.0001, grad_clip=1.0, select_on="dev_metric", patience=0, max_new_tokens=12,
-             log_every=1, device="cpu", bf16=False, deterministic=True, cpu_threads=1)
+             log_every=1, device="cpu", devices=1, bf16=False, compile=False, deterministic=True,
+             cpu_threads=1)
 LOADER = dict(batch_size=4, eval_batch_size=16, max_input_tokens=24, max_target_tokens=20, bucket_size=0,
               drop_last=False, num_workers=0, mmap_over_mib=0)
 

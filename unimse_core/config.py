@@ -362,6 +362,8 @@ class TrainConfig:
     max_new_tokens: int = param(ge=1, help="generation length limit for dev evaluation")
     log_every: int = param(ge=1, help="optimiser steps between two logged losses")
     device: Literal["auto", "cpu", "cuda"] = param(help="auto: CUDA when available")
+    devices: int = param(ge=1, help="processes on this machine, one per device: N > 1 makes the stage start N "
+                                    "DistributedDataParallel ranks itself (ignored under torchrun)")
     bf16: bool = param(help="bf16 autocast on CUDA (ignored on the CPU)")
     deterministic: bool = param(
         help="pin the CPU kernels (AVX2 code paths of ATen, MKL and oneDNN) and torch's deterministic algorithms, "
@@ -369,6 +371,7 @@ class TrainConfig:
              "docs/training.md)")
     cpu_threads: int = param(ge=0, help="torch's intra-op threads on the CPU; large reductions depend on it "
                                         "(0: torch's default, one per core: results then depend on the machine)")
+    compile: bool = param(help="torch.compile the model for training (falls back to eager, saying why)")
 
 
 @dataclass(frozen=True)

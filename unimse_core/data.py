@@ -120,7 +120,8 @@ class LengthBucketSampler(Sampler[list[int]]):
 
     One epoch's global order:
       1. rows shuffled with a torch.Generator seeded with seed + epoch (or kept in order when
-         `shuffle` is False);
+         `shuffle` is False; `by_length`, without shuffling: longest first, ties in row order, so
+         that generation pads little and the largest batch comes first);
       2. bucket_size 0: cut into batches of `batch_size`; bucket_size k: each chunk of k batches'
          worth of rows is sorted by `lengths` (stable) and then cut, so a batch holds rows of
          similar length; the batch order is then shuffled (same generator) unless `shuffle` is False;
@@ -132,7 +133,8 @@ class LengthBucketSampler(Sampler[list[int]]):
     """
 
     def __init__(self, lengths: Sequence[int] | np.ndarray, *, batch_size: int, shuffle: bool, seed: int = 0,
-                 bucket_size: int = 0, drop_last: bool = False, rank: int = 0, world_size: int = 1):
+                 bucket_size: int = 0, drop_last: bool = False, rank: int = 0, world_size: int = 1,
+                 by_length: bool = False):
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -145,7 +147,9 @@ class LengthBucketSampler(Sampler[list[int]]):
         if self.num_batches == 0:
             raise ValueError(f"no batch to sample: {n} rows, batch_size {batch_size}, drop_last {drop_last}")
         self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
-        self.bucket_size, self.drop_last = bucket_size, drop_last
+        if by_length and shuffle:
+            raise ValueError("by_length orders rows without shuffling; it cannot be combined with shuffle")
+        self.bucket_size, self.drop_last, self.by_length = bucket_size, drop_last, by_length
         self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
@@ -161,7 +165,12 @@ class LengthBucketSampler(Sampler[list[int]]):
         """This epoch's batches of every rank, before padding and sharding."""
         n = len(self.lengths)
         generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(n, generator=generator).numpy() if self.shuffle else np.arange(n)
+        if self.shuffle:
+            order = torch.randperm(n, generator=generator).numpy()
+        elif self.by_length:
+            order = np.argsort(-self.lengths, kind="stable")
+        else:
+            order = np.arange(n)
         if self.bucket_size:
             chunk = self.batch_size * self.bucket_size
             order = np.concatenate([c[np.argsort(self.lengths[c], kind="stable")]
@@ -179,9 +188,10 @@ class LengthBucketSampler(Sampler[list[int]]):
 
 
 def make_loader(arrays: SplitArrays, tokenizer: Any, config: LoaderConfig, *, train: bool, seed: int,
-                rank: int = 0, world_size: int = 1) -> DataLoader:
+                rank: int = 0, world_size: int = 1, by_length: bool = False) -> DataLoader:
     """A DataLoader over `arrays`: shuffled, `batch_size` and `drop_last` when `train`, else in order
-    with `eval_batch_size`; bucketed by input length when `config.bucket_size` > 0.
+    with `eval_batch_size` (`by_length`: longest inputs first, for generation; match outputs back by
+    the batch's `index`); bucketed by input length when `config.bucket_size` > 0.
 
     Call `loader.batch_sampler.set_epoch(epoch)` before each training epoch.
     """
@@ -192,7 +202,8 @@ def make_loader(arrays: SplitArrays, tokenizer: Any, config: LoaderConfig, *, tr
     batch_size = config.batch_size if train else config.eval_batch_size
     sampler = LengthBucketSampler(dataset.input_length, batch_size=batch_size, shuffle=train, seed=seed,
                                   bucket_size=config.bucket_size,
-                                  drop_last=train and config.drop_last, rank=rank, world_size=world_size)
+                                  drop_last=train and config.drop_last, rank=rank, world_size=world_size,
+                                  by_length=by_length and not train)
     return DataLoader(dataset, batch_sampler=sampler,
                       collate_fn=functools.partial(collate, pad_token_id=int(tokenizer.pad_token_id)),
                       num_workers=config.num_workers, pin_memory=torch.cuda.is_available(),

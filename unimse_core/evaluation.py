@@ -31,7 +31,7 @@ from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import MSA_DATASETS, dataset_metrics
 from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
 from unimse_core.text import msa_input, parse_target
-from unimse_core.training import Runtime, to_device
+from unimse_core.training import Runtime, generate_fitting, to_device
 
 # metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for MELD/IEMOCAP, then the count.
 MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
@@ -65,15 +65,17 @@ def label_constraint(tokenizer: Any, *, score_decimals: int, max_new_tokens: int
 
 def generate_texts(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
                    max_new_tokens: int, constraint: LabelConstraint | None = None) -> list[str]:
-    """`predict_split` with a constraint already built (None: free decoding)."""
-    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0)
+    """`predict_split` with a constraint already built (None: free decoding). Batches of similar input
+    length, longest first (little padding, the largest batch first); the texts come back in row order."""
+    loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0, by_length=True)
     model.to(rt.device).eval()
     texts: dict[int, str] = {}
     with torch.inference_mode(), rt.autocast():
         for batch in loader:
             batch = to_device(batch, rt.device)
-            generated = model.generate(batch, max_new_tokens=max_new_tokens, constrained=constraint)  # [B, 1 + n]
-            for i, text in zip(batch["index"].tolist(), decode_texts(tokenizer, generated)):
+            generated = generate_fitting(model, batch, max_new_tokens=max_new_tokens, constrained=constraint)
+            decoded = [t for ids in generated for t in decode_texts(tokenizer, ids)]  # ids [b, 1 + n]
+            for i, text in zip(batch["index"].tolist(), decoded):
                 texts.setdefault(i, text)
     return [texts[i] for i in range(len(arrays))]
 

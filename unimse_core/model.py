@@ -408,7 +408,7 @@ class UniMSE(nn.Module):
 
 def greedy_config(t5_config: T5Config, max_new_tokens: int) -> GenerationConfig:
     """Greedy decoding, `max_new_tokens` tokens at most, T5's start/EOS/pad ids; nothing else."""
-    return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+    return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, num_beams=1, use_cache=True,  # KV cache
                             decoder_start_token_id=t5_config.decoder_start_token_id,
                             eos_token_id=t5_config.eos_token_id, pad_token_id=t5_config.pad_token_id)
 

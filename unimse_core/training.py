@@ -23,6 +23,7 @@ import random
 import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,21 +119,96 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    """Copies to `device`; non-blocking on CUDA from the loader's pinned memory (no wait per step)."""
     return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+class CompiledOrEager:
+    """`torch.compile(module)` (`train.compile`), falling back for good to `module` itself, with a
+    warning that says why, when compiling is not supported here or fails (no C compiler, an
+    unsupported operation, ...). Compilation happens at the first call and at each new shape."""
+
+    def __init__(self, module: torch.nn.Module):
+        self.eager = module
+        self.compiled: Any = None
+        try:
+            import torch._dynamo
+
+            if not torch._dynamo.is_dynamo_supported():
+                raise RuntimeError("torch.compile is not supported on this Python or platform")
+            self.compiled = torch.compile(module)
+        except Exception as err:  # noqa: BLE001 - any failure to compile means eager, said once
+            self._fall_back(err)
+
+    def _fall_back(self, err: BaseException) -> None:
+        warnings.warn(f"train.compile: true, but the model runs eagerly: {type(err).__name__}: "
+                      f"{str(err).strip().splitlines()[0] if str(err).strip() else 'no message'}", stacklevel=3)
+        self.compiled = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except torch.cuda.OutOfMemoryError:
+                raise
+            except Exception as err:  # noqa: BLE001 - a compiler failure; a real error recurs eagerly below
+                self._fall_back(err)
+        return self.eager(*args, **kwargs)
+
+
+def train_step(model: Callable[[Mapping[str, torch.Tensor]], Any], batch: Mapping[str, torch.Tensor],
+               optimizer: torch.optim.Optimizer, trainable: list[torch.Tensor], *, grad_clip: float,
+               autocast: Callable[[], contextlib.AbstractContextManager]) -> torch.Tensor:
+    """One optimiser step: forward under `autocast`, backward, clipping, the update. Returns the loss,
+    detached and still on the device: nothing here waits for the device (reading it would)."""
+    with autocast():
+        out = model(batch)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(trainable, grad_clip)
+    optimizer.step()
+    return out.loss.detach()
+
+
+def mean_loss(losses: list[torch.Tensor]) -> float:
+    """The mean of a window of step losses, read from the device at once (one sync per log line), in
+    float64 as numpy averages the Python floats of the single losses."""
+    return float(np.mean(torch.stack(losses).to("cpu", torch.float64).numpy()))
 
 
 # ----------------------------------------------------------------------------------------------
 # evaluation
 
 
+def generate_fitting(model: UniMSE, batch: Mapping[str, torch.Tensor], **kwargs: Any) -> list[torch.Tensor]:
+    """`model.generate(batch, **kwargs)` as a list of id tensors [b_i, 1 + n_i] whose rows are the
+    batch's, in order: one tensor, or, when the device runs out of memory, the results of the two
+    halves (recursively), so that `loader.eval_batch_size` can be the largest batch that fits most
+    of the time without failing on the few longest batches."""
+    try:
+        return [model.generate(batch, **kwargs)]
+    except torch.cuda.OutOfMemoryError:
+        rows = len(batch["index"])
+        if rows == 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = rows // 2
+        return [*generate_fitting(model, {k: v[:half] for k, v in batch.items()}, **kwargs),
+                *generate_fitting(model, {k: v[half:] for k, v in batch.items()}, **kwargs)]
+
+
 def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
              max_new_tokens: int) -> tuple[dict[str, dict[str, float]], float, list[str]]:
     """Per-dataset metrics of greedy generations, the mean loss, and the generated texts in row order.
 
-    Under DDP each rank generates its share and the texts are gathered by row index.
+    Batches hold rows of similar input length, longest first (little padding; the mean loss is over
+    those batches, weighted by rows). Under DDP each rank generates its share and the texts are
+    gathered by row index.
     """
     loader = make_loader(arrays, tokenizer, loader_config, train=False, seed=0, rank=rt.rank,
-                         world_size=rt.world_size)
+                         world_size=rt.world_size, by_length=True)
     model.eval()
     texts: dict[int, str] = {}
     loss_sum, rows = 0.0, 0
@@ -143,8 +219,9 @@ def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: 
             n = len(batch["index"])
             loss_sum += float(out.loss) * n
             rows += n
-            generated = model.generate(batch, max_new_tokens=max_new_tokens)
-            for i, text in zip(batch["index"].tolist(), tokenizer.batch_decode(generated, skip_special_tokens=True)):
+            generated = generate_fitting(model, batch, max_new_tokens=max_new_tokens)
+            decoded = [t for ids in generated for t in tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            for i, text in zip(batch["index"].tolist(), decoded):
                 texts.setdefault(i, text)
     if rt.world_size > 1:
         gathered: list[Any] = [None] * rt.world_size
@@ -276,7 +353,7 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
     model.to(rt.device)
     groups = parameter_groups(model, trainable_blocks=config.trainable_blocks, lr_t5=config.lr_t5,
                               lr_other=config.lr_other, weight_decay=config.weight_decay)
-    optimizer = torch.optim.Adam(groups)
+    optimizer = torch.optim.Adam(groups, fused=rt.device.type == "cuda" or None)  # one kernel for every update on CUDA
     if rt.is_main:
         checkpoints.mkdir(parents=True, exist_ok=True)
     state = load_checkpoint(checkpoints, run_id, model, optimizer, rank=rt.rank)
@@ -294,6 +371,7 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
     if rt.world_size > 1:
         wrapped = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[rt.device.index] if rt.device.type == "cuda" else None)
+    forward = CompiledOrEager(wrapped) if config.compile else wrapped
     loader = make_loader(train_arrays, tokenizer, loader_config, train=True, seed=config.seed, rank=rt.rank,
                          world_size=rt.world_size)
     trainable = [p for g in groups for p in g["params"]]
@@ -304,23 +382,19 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
         started, window = time.perf_counter(), []
         for batch in batches(loader, state.epoch):
             batch = to_device(batch, rt.device)
-            with rt.autocast():
-                out = wrapped(batch)
-            optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
-            if config.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(trainable, config.grad_clip)
-            optimizer.step()
+            loss = train_step(forward, batch, optimizer, trainable, grad_clip=config.grad_clip, autocast=rt.autocast)
             state.step += 1
-            window.append(float(out.loss.detach()))
+            window.append(loss)  # read only every log_every steps: no host sync per step
             if progress is not None:
                 progress(state.step, len(loader))
             if state.step % config.log_every == 0:
-                _record(state, log, {"step": state.step, "train/loss": float(np.mean(window))})
+                _record(state, log, {"step": state.step, "train/loss": mean_loss(window)})
                 window = []
             if _out_of_steps(state, config) or (
                     config.max_minutes > 0 and _out_of_time(state, config, _rank0(time.perf_counter() - started, rt))):
                 break
+        if rt.device.type == "cuda":
+            torch.cuda.synchronize(rt.device)  # the epoch's queued steps count as its time
         if config.max_minutes > 0:  # counted only for the budget: a time in a checkpoint changes its bytes
             state.train_seconds += _rank0(time.perf_counter() - started, rt)
         metrics, dev_loss, _ = evaluate(model, dev_arrays, tokenizer, loader_config, rt,
