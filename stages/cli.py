@@ -26,8 +26,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("stages.train", "Train UniMSE, select the checkpoint on the dev set, write the selected model."),
     "evaluate": ("stages.evaluate", "Evaluate the selected model on every test set: predictions and test metrics."),
     "report": ("stages.report", "Write the run's report: test metrics beside the paper's, data, labels, training, figures."),
-    "predict": ("stages.predict", "Print the universal label of one utterance (text, optional audio and video .npy files)."),
+    "predict": ("stages.predict", "Universal labels of one utterance (--text) or of a CSV/JSONL file of utterances or conversations."),
     "aggregate": ("stages.aggregate", "Mean and standard deviation of test metrics over several runs (seeds)."),
+    "compare": ("stages.compare", "Compare two runs (or two sets of seeds): differences, paired-bootstrap intervals, p-values."),
 }
 
 

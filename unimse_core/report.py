@@ -591,3 +591,78 @@ def aggregate_json(summary: Mapping[str, Mapping[str, Summary]]) -> dict[str, di
 
     return {d: {m: {"mean": clean(s.mean), "std": clean(s.std), "n": s.n} for m, s in metrics.items()}
             for d, metrics in summary.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# comparing two runs (`unimse compare`, statistics in unimse_core/compare.py)
+
+
+def _compare_cells(c: Any, confidence: float) -> list[str]:
+    def show(value: float | None, signed: bool = False) -> str:
+        return format_value(c.metric, on_paper_scale(c.metric, value), signed=signed)
+
+    low, high = show(c.low, True), show(c.high, True)
+    excludes = math.isfinite(c.low) and (c.low > 0 or c.high < 0)
+    cells = [DATASET_NAMES.get(c.dataset, c.dataset), METRIC_NAMES.get(c.metric, c.metric), show(c.a), show(c.b),
+             show(c.difference, True), f"[{low}, {high}]", _p(c.p_value) + (" *" if excludes else "")]
+    if c.a_std is not None:
+        cells += [f"{show(c.a)} ± {show(c.a_std)}", f"{show(c.b)} ± {show(c.b_std)}", _p(c.welch_p)]
+    return cells
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
+
+
+def render_comparison(results: Sequence[Any], a_names: Sequence[str], b_names: Sequence[str], *, resamples: int,
+                      seed: int, confidence: float, notes: Sequence[str] = ()) -> str:
+    """The Markdown of a comparison: per dataset and metric, A, B, B − A, its paired-bootstrap interval
+    and p-value; with several runs per side, mean ± sample std per side and Welch's p over runs."""
+    seeds = any(c.a_std is not None for c in results)
+    level = f"{100 * confidence:g}%"
+    lines = ["# Comparison of two runs", "",
+             f"A: {', '.join(f'`{n}`' for n in a_names)}; B: {', '.join(f'`{n}`' for n in b_names)}"
+             + (" (values are means over each side's runs)" if len(a_names) > 1 or len(b_names) > 1 else ""), "",
+             f"B − A per metric, with its {level} paired-bootstrap interval over test rows ({resamples} resamples, "
+             f"seed {seed}) and the two-sided bootstrap p-value of no difference; * marks an interval that "
+             "excludes 0. Accuracies and F1 in percent (differences in points); MAE (lower is better) and Corr "
+             "as they are. The bootstrap sees which test rows were drawn, not seed-to-seed noise"
+             + (": the last three columns do (mean ± sample std over runs, Welch's t-test)." if seeds else
+                "; give several seeds per side (--a/--b repeated) for a test over seeds."), ""]
+    header = ["dataset", "metric", "A", "B", "B − A", f"{level} CI", "p"]
+    align = ["l", "l", "r", "r", "r", "r", "r"]
+    if seeds:
+        header += ["A runs", "B runs", "Welch p"]
+        align += ["r", "r", "r"]
+    lines += _table(header, [_compare_cells(c, confidence) for c in results], align=align) + [""]
+    if any(c.metric in ("Has0_acc_2", "Non0_acc_2") for c in results):
+        lines += ["Acc-2 and F1 come in two kinds that are not comparable: has-0 (all rows, y >= 0 against "
+                  "p >= 0) and non-0 (rows with y != 0 only, y > 0 against p > 0). Compare like with like "
+                  "(docs/results.md).", ""]
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    return "\n".join(lines)
+
+
+def comparison_json(results: Sequence[Any], a_names: Sequence[str], b_names: Sequence[str], *, resamples: int,
+                    seed: int, confidence: float) -> dict[str, Any]:
+    """The comparison on the metrics files' scale (fractions), NaN as null."""
+    out: dict[str, Any] = {"a": list(a_names), "b": list(b_names), "resamples": resamples, "seed": seed,
+                           "confidence": confidence, "difference": "b - a", "metrics": {}}
+    for c in results:
+        out["metrics"].setdefault(c.dataset, {})[c.metric] = {k: v for k, v in c.as_json().items()
+                                                            if k not in ("dataset", "metric")}
+    return out
+
+
+def difference_panels(results: Sequence[Any]) -> dict[str, list[tuple[str, float, float, float]]]:
+    """The figure's rows, one panel per unit: percentage points for shares, raw units for MAE and Corr."""
+    panels: dict[str, list[tuple[str, float, float, float]]] = {
+        "B − A, accuracy and F1 (percentage points)": [], "B − A, MAE (lower is better) and Corr": []}
+    names = list(panels)
+    for c in results:
+        scale = 1.0 if c.metric in RAW_SCALE else 100.0
+        label = f"{DATASET_NAMES.get(c.dataset, c.dataset)} {METRIC_NAMES.get(c.metric, c.metric)}"
+        panels[names[c.metric in RAW_SCALE]].append((label, scale * c.difference, scale * c.low, scale * c.high))
+    return panels
