@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("stages.report", "Write the run's report: test metrics beside the paper's, data, labels, training, figures."),
     "predict": ("stages.predict", "Universal labels of one utterance (--text) or of a CSV/JSONL file of utterances or conversations."),
     "aggregate": ("stages.aggregate", "Mean and standard deviation of test metrics over several runs (seeds)."),
+    "package": ("stages.package", "Put the selected model and its model card (README.md) in one folder, ready to upload."),
     "compare": ("stages.compare", "Compare two runs (or two sets of seeds): differences, paired-bootstrap intervals, p-values."),
 }
 

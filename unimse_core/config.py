@@ -421,3 +421,13 @@ class EvaluateConfig:
             return (f"max_new_tokens: constrained decoding needs at least {self.SHORTEST_LABEL} (one token per "
                     f"character of the shortest label), got {self.max_new_tokens}")
         return None
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    """`report`: the bootstrap interval beside each test metric and the model card (unimse_core/report.py)."""
+
+    bootstrap_resamples: int = param(ge=100, help="resamples of the test rows for each metric's interval")
+    bootstrap_seed: int = param(help="seed of the resamples")
+    confidence: float = param(ge=0.5, lt=1.0, help="coverage of the interval (0.95: 2.5 % and 97.5 % percentiles)")
+    card_license: str = param(help="the license in the model card's header (a Hugging Face license id)")
