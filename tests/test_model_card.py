@@ -4,11 +4,9 @@ huggingface_hub as the Hub parses it) and `unimse package`."""
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 from click.testing import CliRunner
 

@@ -92,7 +92,8 @@ def scored(dataset: str, tables: Sequence[Mapping[str, Sequence[str]]], names: S
     return Scored(dataset, ids, pred, gold)
 
 
-def sides(dataset: str, a_tables: Sequence[Mapping[str, Sequence[str]]], b_tables: Sequence[Mapping[str, Sequence[str]]],
+def sides(dataset: str, a_tables: Sequence[Mapping[str, Sequence[str]]],
+          b_tables: Sequence[Mapping[str, Sequence[str]]],
           a_names: Sequence[str], b_names: Sequence[str]) -> tuple[Scored, Scored]:
     """Both sides of a comparison aligned on the same test rows (those of A's first run)."""
     both = scored(dataset, [*a_tables, *b_tables], [*a_names, *b_names])

@@ -783,7 +783,8 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
                            f"IEMOCAP context {flat.get('text.iemocap_context', MISSING)}"),
                 ("targets", f"scores with {flat.get('text.score_decimals', MISSING)} decimals"),
                 ("backbone", str(flat.get("model.backbone", MISSING))),
-                ("fusion", f"{flat.get('model.fusion', MISSING)}, contrastive {flat.get('model.contrastive', MISSING)}"),
+                ("fusion", f"{flat.get('model.fusion', MISSING)}, "
+                           f"contrastive {flat.get('model.contrastive', MISSING)}"),
                 ("seed", f"train.seed {flat.get('train.seed', MISSING)}")]
     t = inputs.train or {}
     if t:
@@ -793,8 +794,8 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
     lines += ["## Test results beside the paper's", "",
               "Accuracies and F1 in percent, MAE and Corr as they are (the header above holds the same numbers "
               "as fractions, from metrics/test.json). Paper: UniMSE on MOSELDMP, single model."
-              + (f" Last column: {100 * inputs.confidence:g}% bootstrap interval over the test rows." if inputs.intervals
-                 else ""), ""]
+              + (f" Last column: {100 * inputs.confidence:g}% bootstrap interval over the test rows."
+                 if inputs.intervals else ""), ""]
     lines += _results_table(inputs) + [""]
     lines += ["## Deviations from the paper", "",
               "Settings of this run that differ from the paper's (the unimse repository's docs/deviations.md "
