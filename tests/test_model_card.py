@@ -112,3 +112,17 @@ def test_package_puts_the_model_and_its_card_together(tmp_path):
     write_model_run(model, run_id="another-run")
     result = CliRunner().invoke(package, ["--model", str(model), "--card", str(card), "--out", str(tmp_path / "up2")])
     assert result.exit_code != 0 and "another-run" in result.output and not (tmp_path / "up2").exists()
+
+
+def test_the_report_group_is_checked_with_the_keys_name():
+    from unimse_core.config import ConfigError, ReportConfig, load_config, read_params
+
+    params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    assert load_config(ReportConfig, "report", params).bootstrap_resamples >= 100
+    import pytest
+
+    for key, value, message in (("confidence", 1.0, "report.confidence: must be < 1"),
+                                ("bootstrap_resamples", 10, "report.bootstrap_resamples: must be >= 100")):
+        bad = {**params, "report": {**params["report"], key: value}}
+        with pytest.raises(ConfigError, match=message):
+            load_config(ReportConfig, "report", bad)
