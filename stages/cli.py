@@ -27,9 +27,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("stages.train", "Train UniMSE, select the checkpoint on the dev set, write the selected model."),
     "evaluate": ("stages.evaluate", "Evaluate the selected model on every test set: predictions and test metrics."),
     "report": ("stages.report", "Write the run's report: test metrics beside the paper's, data, labels, training, figures."),
-    "predict": ("stages.predict", "Print the universal label of one utterance (text, optional audio and video .npy files)."),
+    "predict": ("stages.predict", "Universal labels of one utterance (--text) or of a CSV/JSONL file of utterances or conversations."),
     "preflight": ("stages.preflight", "Check a run's settings, files and machine before training; estimate the run's time."),
     "aggregate": ("stages.aggregate", "Mean and standard deviation of test metrics over several runs (seeds)."),
+    "package": ("stages.package", "Put the selected model and its model card (README.md) in one folder, ready to upload."),
+    "compare": ("stages.compare", "Compare two runs (or two sets of seeds): differences, paired-bootstrap intervals, p-values."),
 }
 
 

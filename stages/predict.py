@@ -1,14 +1,23 @@
-"""Command `predict` (no DVC stage): the universal label of one utterance, from a trained model folder.
+"""Command `predict` (no DVC stage): universal labels from a trained model folder, for one utterance
+(`--text`) or for a file of them (`--input`, `--output`; docs/results.md, "Using a trained model").
 
-The input is built as preprocessing builds a MOSI/MOSEI row: the text cleaned and lower-cased behind
-the `text.prefix`. Audio and video are optional .npy files of shape [frames, feature_dim] (the
-model's `model.feature_dim`; NaN/inf become 0 as in preprocessing); without them the utterance has
-no frames, as text-only data. The text and loader settings come from the folder's run.json (written
-by the train stage) where it records them, otherwise from the `text` and `loader` groups of --params.
+One utterance: its input is built as preprocessing builds a MOSI/MOSEI row: the text cleaned and
+lower-cased behind the `text.prefix`. Audio and video are optional .npy files of shape
+[frames, feature_dim] (the model's `model.feature_dim`; NaN/inf become 0 as in preprocessing);
+without them the utterance has no frames, as text-only data.
+
+A file (.csv or .jsonl, by extension) holds one utterance per row (unimse_core/inference.py): `text`,
+optionally `id`, `audio`, `video` (.npy paths), and with `--conversations meld|iemocap` also
+`dialogue_id`, `speaker` and `turn`, from which each turn's context window is built exactly as
+preprocessing builds it. Every row is checked before the model runs, and the output (.csv or
+.jsonl) is written atomically: a bad row stops the command, naming the file and line, and leaves no
+output file. The text and loader settings come from the folder's run.json (written by the train
+stage) where it records them, otherwise from the `text` and `loader` groups of --params.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +26,7 @@ import click
 import numpy as np
 
 from unimse_core.config import ConfigError, EvaluateConfig, LoaderConfig, TextConfig, from_dict, read_params
+from unimse_core.io.errors import RawDataError
 
 PathOption = click.Path(path_type=Path)
 RUN_FILE = "run.json"
@@ -24,7 +34,15 @@ RUN_FILE = "run.json"
 
 @click.command()
 @click.option("--model", "model_dir", type=PathOption, required=True, help="model folder (train stage --out)")
-@click.option("--text", required=True, help="the utterance")
+@click.option("--text", default=None, help="one utterance (or --input FILE)")
+@click.option("--input", "input_file", type=PathOption, default=None,
+              help="a .csv or .jsonl of utterances (columns text; id, audio, video, dialogue_id, speaker, turn)")
+@click.option("--output", "output_file", type=PathOption, default=None,
+              help="with --input: the .csv or .jsonl of labels to write")
+@click.option("--conversations", type=click.Choice(["none", "meld", "iemocap"]), default="none", show_default=True,
+              help="with --input: build each turn's context window as preprocessing does for MELD or IEMOCAP")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="with --input: utterances per batch [default: the run's loader.eval_batch_size]")
 @click.option("--audio", type=PathOption, default=None, help=".npy audio frames [frames, feature_dim]")
 @click.option("--video", type=PathOption, default=None, help=".npy video frames [frames, feature_dim]")
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object instead of a table")
@@ -34,9 +52,10 @@ RUN_FILE = "run.json"
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--params", type=PathOption, default=Path("params.yaml"), show_default=True,
               help="text and loader settings where the model folder's run.json has none")
-def command(model_dir: Path, text: str, audio: Path | None, video: Path | None, as_json: bool, constrained: bool,
-            max_new_tokens: int, device: str, params: Path) -> None:
-    """Print the universal label of one utterance (text, optional audio and video .npy files)."""
+def command(model_dir: Path, text: str | None, input_file: Path | None, output_file: Path | None,
+            conversations: str, batch_size: int | None, audio: Path | None, video: Path | None, as_json: bool,
+            constrained: bool, max_new_tokens: int, device: str, params: Path) -> None:
+    """Universal labels of one utterance (--text) or of a CSV/JSONL file of utterances or conversations."""
     from unimse_core.evaluation import (check_model_folder, predict_split, single_worker, universal_label,
                                         utterance_arrays)
     from unimse_core.model import load_model  # heavy imports at run time only
@@ -45,6 +64,7 @@ def command(model_dir: Path, text: str, audio: Path | None, video: Path | None, 
 
     from transformers.utils import logging as transformers_logging
 
+    _check_usage(text, input_file, output_file, conversations, batch_size, audio, video, as_json)
     if constrained and max_new_tokens < EvaluateConfig.SHORTEST_LABEL:
         raise click.BadParameter(f"constrained decoding needs at least {EvaluateConfig.SHORTEST_LABEL} (one token "
                                  f"per character of the shortest label), got {max_new_tokens}; or --no-constrained",
@@ -65,6 +85,10 @@ def command(model_dir: Path, text: str, audio: Path | None, video: Path | None, 
     except (OSError, ValueError) as err:
         raise click.ClickException(f"{model_dir}: cannot load the model: {err}") from None
     dim = model.config.feature_dim
+    if input_file is not None:
+        _predict_file(model, tokenizer, model_dir, input_file, output_file, conversations=conversations,
+                      batch_size=batch_size, text_config=text_config, loader_config=loader_config, config=config)
+        return
     arrays = utterance_arrays(text, prefix=text_config.prefix, audio=_frames(audio, "audio", dim),
                               video=_frames(video, "video", dim), feature_dim=dim)
     try:
@@ -82,6 +106,71 @@ def command(model_dir: Path, text: str, audio: Path | None, video: Path | None, 
         click.echo(f"{name:<16}{'?' if label[key] is None else label[key]}")
     if not label["valid"]:
         click.echo(f"the output {generated!r} does not parse: {label['reason']}", err=True)
+
+
+def _check_usage(text: str | None, input_file: Path | None, output_file: Path | None, conversations: str,
+                 batch_size: int | None, audio: Path | None, video: Path | None, as_json: bool) -> None:
+    if (text is None) == (input_file is None):
+        raise click.UsageError("give either --text (one utterance) or --input FILE (a .csv or .jsonl)")
+    if input_file is None:
+        for name, value in (("--output", output_file), ("--batch-size", batch_size)):
+            if value is not None:
+                raise click.UsageError(f"{name} goes with --input")
+        if conversations != "none":
+            raise click.UsageError("--conversations goes with --input (a file with dialogue_id, speaker, turn)")
+        return
+    if output_file is None:
+        raise click.UsageError("--input needs --output (a .csv or .jsonl file to write)")
+    if audio is not None or video is not None or as_json:
+        raise click.UsageError("with --input, audio and video paths are columns of the file, and the output "
+                               "format follows --output's extension (--audio, --video, --json are for --text)")
+    from unimse_core.io.requests import file_format
+
+    for name, path in (("--input", input_file), ("--output", output_file)):
+        try:
+            file_format(path)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint=name) from None
+
+
+def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path, output_file: Path, *,
+                  conversations: str, batch_size: int | None, text_config: TextConfig, loader_config: LoaderConfig,
+                  config: EvaluateConfig) -> None:
+    """Check every row, generate in batches, write every row's label (atomically)."""
+    from unimse_core.evaluation import predict_split, single_worker
+    from unimse_core.inference import model_id, output_rows, request_arrays, request_inputs
+    from unimse_core.io.requests import read_rows, write_rows
+    from unimse_core.training import runtime
+
+    try:
+        rows = read_rows(input_file)
+        inputs = request_inputs(rows, conversations=conversations, text_config=text_config)
+        arrays = request_arrays(rows, inputs, feature_dim=model.config.feature_dim)
+    except RawDataError as err:
+        raise click.ClickException(str(err)) from None
+    loader = single_worker(loader_config)
+    if batch_size is not None:
+        loader = dataclasses.replace(loader, eval_batch_size=batch_size)
+    try:
+        generated = predict_split(model, arrays, tokenizer, loader, runtime(config),
+                                  max_new_tokens=config.max_new_tokens, constrained=config.constrained,
+                                  score_decimals=text_config.score_decimals)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    identity = model_id(_run(model_dir), [model_dir / "model.safetensors", model_dir / "unimse.safetensors"])
+    columns, out = output_rows(rows, inputs, generated, conversations=conversations, model_id=identity)
+    write_rows(output_file, columns, out)
+    unparsed = sum(not r["valid"] for r in out)
+    click.echo(f"predict: {len(out)} row(s) of {input_file} -> {output_file}"
+               + (f"; {unparsed} output(s) do not parse (column parse_error)" if unparsed else ""))
+
+
+def _run(model_dir: Path) -> dict[str, Any] | None:
+    try:
+        run = json.loads((model_dir / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) else None
 
 
 def _settings(model_dir: Path, params: Path) -> tuple[TextConfig, LoaderConfig]:

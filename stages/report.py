@@ -1,9 +1,15 @@
 """Stage `report`: reports/report.md, the run in one page, and its figures (PNG, readable offline).
 
-Our test metrics beside the paper's on the same scale, the run's settings and seed, dataset sizes,
-universal-label statistics, unparsable outputs, training summary and figures; the comparison is
-also printed as a table in the terminal. Every input but the test metrics is optional: its section
-is left out when its option is not given.
+Our test metrics beside the paper's on the same scale, with a bootstrap interval over the test rows
+beside each (from the prediction tables; `report` params), the run's settings and seed, dataset
+sizes, universal-label statistics, unparsable outputs, training summary and figures; the comparison
+is also printed as a table in the terminal. Every input but the test metrics is optional: its
+section is left out when its option is not given.
+
+`--card` also writes the model card (Hugging Face format: a YAML header with the test metrics,
+then intended use, data, results, deviations, limitations) for the model folder `--model`, whose
+run.json gives the run's id. The card is this stage's output, not a file inside the train stage's
+`models/selected`; `unimse package` puts the two together for upload (docs/results.md).
 """
 
 from __future__ import annotations
@@ -16,13 +22,14 @@ from rich.console import Console
 from rich.table import Table
 
 from stages.common import PathOption, load_groups, params_option
-from unimse_core.config import DATASETS, DataConfig, TrainConfig, read_params
+from unimse_core.config import DATASETS, DataConfig, ReportConfig, TrainConfig, read_params
 from unimse_core.io.atomic import atomic_dir, write_text
 from unimse_core.io.errors import RawDataError
+from unimse_core.io.tables import read_table
 from unimse_core.report import (DATASET_NAMES, METRIC_NAMES, ReportInputs, comparison, format_value,
-                                read_json, read_predictions, render_report, synthetic, write_figures)
+                                read_json, read_predictions, render_model_card, render_report, synthetic,
+                                write_figures)
 from unimse_core.versions import package_versions
-
 
 
 @click.command()
@@ -35,12 +42,15 @@ from unimse_core.versions import package_versions
 @click.option("--live", type=PathOption, help="dvclive folder of the training run")
 @click.option("--figures", type=PathOption, required=True, help="folder of the PNG figures to write")
 @click.option("--out", type=PathOption, required=True, help="the report to write (Markdown)")
+@click.option("--model", "model_dir", type=PathOption, help="the selected model folder (its run.json names the run)")
+@click.option("--card", type=PathOption, help="the model card to write (Markdown with a YAML header)")
 @params_option
 def command(metrics: Path, train_summary: Path | None, labels_summary: Path | None, merge_summary: Path | None,
             verification: Path | None, predictions: Path | None, live: Path | None, figures: Path, out: Path,
-            params: Path) -> None:
+            model_dir: Path | None, card: Path | None, params: Path) -> None:
     """Write the run's report: test metrics beside the paper's, data, labels, training, figures."""
-    load_groups(params, data=DataConfig, train=TrainConfig)  # the two groups the report relies on, checked
+    # the groups the report relies on, checked
+    _data, _train, report_config = load_groups(params, data=DataConfig, train=TrainConfig, report=ReportConfig)
     values = read_params(params)  # the whole file: the report prints every setting
     try:
         test = read_json(metrics)
@@ -51,15 +61,47 @@ def command(metrics: Path, train_summary: Path | None, labels_summary: Path | No
                                        ("verification", verification))}
         rows = {d: len(read_predictions(predictions / f"{d}.csv")["gold"]) for d in DATASETS
                 if predictions is not None and (predictions / f"{d}.csv").is_file()}
+        intervals = _intervals(predictions, report_config)
+        run = None
+        if card is not None:
+            if model_dir is None:
+                raise click.UsageError("--card needs --model (the model folder the card describes)")
+            run = read_json(model_dir / "run.json")
         with atomic_dir(figures) as tmp:
             drawn = write_figures(tmp, predictions=predictions, live=live)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
     links = [(f.title, Path(os.path.relpath(figures / f.path.name, out.parent)).as_posix()) for f in drawn]
-    write_text(out, render_report(ReportInputs(test=test, params=values, prediction_rows=rows, figures=links,
-                                               versions=package_versions(), **optional)))
+    inputs = ReportInputs(test=test, params=values, prediction_rows=rows, figures=links, intervals=intervals,
+                          versions=package_versions(),
+                          confidence=report_config.confidence, resamples=report_config.bootstrap_resamples,
+                          **optional)
+    write_text(out, render_report(inputs))
+    if card is not None:
+        write_text(card, render_model_card(inputs, run, report_config.card_license))
     _print(test, synthetic(values))
     click.echo(f"report: {len(links)} figure(s) -> {out}")
+
+
+def _intervals(predictions: Path | None, config: ReportConfig) -> dict[str, dict[str, tuple[float, float]]]:
+    """{dataset: {metric: (low, high)}}: the bootstrap interval of each test metric, from the prediction tables."""
+    from unimse_core.compare import metric_intervals, scored
+
+    out = {}
+    for d in DATASETS:
+        path = None if predictions is None else predictions / f"{d}.csv"
+        if path is None or not path.is_file():
+            continue
+        table = read_table(path, ("id", "prediction", "gold"))
+        if not table["id"]:
+            continue
+        try:
+            data = scored(d, [table], [str(path)])
+        except ValueError as err:
+            raise RawDataError(path, str(err)) from None
+        out[d] = metric_intervals(data, resamples=config.bootstrap_resamples, seed=config.bootstrap_seed,
+                                  confidence=config.confidence)
+    return out
 
 
 def _print(test: dict, is_synthetic: bool) -> None:

@@ -138,3 +138,22 @@ def test_a_params_typo_stops_dvc_repro_before_any_output_is_removed(project):
     assert "no output was removed" in failed.stdout + failed.stderr
     assert {p: p.read_bytes() for p in live.rglob("*") if p.is_file()} == before
     assert (project / "metrics" / "train.json").exists() and (project / "reports" / "report.md").exists()
+
+def test_compare_reads_two_runs_through_dvc(project, tmp_path):
+    """`unimse compare` on a revision and an experiment: predictions come from the DVC cache, no checkout."""
+    run(["dvc", "exp", "run", "-n", "cmp-seed3", "-S", "train.seed=3"], project)
+    result = run(["unimse", "compare", "HEAD", "cmp-seed3", "--resamples", "300", "--json", str(tmp_path / "c.json"),
+                  "--figure", str(tmp_path / "c.png")], project)
+    assert "| MOSI | MAE (lower is better) |" in result.stdout and "| MELD | weighted F1 |" in result.stdout
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
+    data = json.loads((tmp_path / "c.json").read_text())
+    # side A recomputed from HEAD's cached prediction tables = HEAD's test metrics of the evaluate stage
+    committed = json.loads(run(["git", "show", "HEAD:metrics/test.json"], project).stdout)
+    for dataset, metric in (("mosi", "MAE"), ("mosei", "Mult_acc_7"), ("meld", "weighted_f1"), ("iemocap", "acc")):
+        assert data["metrics"][dataset][metric]["a"] == pytest.approx(committed[dataset][metric], abs=1e-12)
+    same = run(["unimse", "compare", "HEAD", "HEAD", "--resamples", "100", "--json", str(tmp_path / "s.json")],
+               project)
+    assert same.returncode == 0
+    for metrics in json.loads((tmp_path / "s.json").read_text())["metrics"].values():
+        for c in metrics.values():
+            assert c["difference"] == 0.0 and (c["p_value"] == 1.0 or c["p_value"] is None)

@@ -455,12 +455,22 @@ class EvaluateConfig:
         return None
 
 
+@dataclass(frozen=True)
+class ReportConfig:
+    """`report`: the bootstrap interval beside each test metric and the model card (unimse_core/report.py)."""
+
+    bootstrap_resamples: int = param(ge=100, help="resamples of the test rows for each metric's interval")
+    bootstrap_seed: int = param(help="seed of the resamples")
+    confidence: float = param(ge=0.5, lt=1.0, help="coverage of the interval (0.95: 2.5 % and 97.5 % percentiles)")
+    card_license: str = param(help="the license in the model card's header (a Hugging Face license id)")
+
+
 # Every params.yaml group and its config: what the `check` stage loads before any other stage runs.
 GROUPS: dict[str, type] = {"data": DataConfig, "synthetic": SyntheticConfig, "fetch": FetchConfig,
                            "embed": EmbedConfig, "labels": LabelsConfig, "text": TextConfig,
                            "features": FeaturesConfig, "merge": MergeConfig, "tokenizer": TokenizerConfig,
                            "model": ModelConfig, "train": TrainConfig, "evaluate": EvaluateConfig,
-                           "loader": LoaderConfig}
+                           "loader": LoaderConfig, "report": ReportConfig}
 
 
 def check_params(params: str | Path | Mapping[str, Any] = "params.yaml") -> dict[str, Any]:

@@ -80,3 +80,67 @@ def dataset_metrics(dataset: str, generated: Sequence[str], gold_score: Sequence
 def primary(dataset: str, metrics: dict[str, float]) -> float:
     """The one number per dataset that model selection averages: Acc-7 for MOSI/MOSEI, weighted F1 else."""
     return metrics["Mult_acc_7"] if dataset in MSA_DATASETS else metrics["weighted_f1"]
+
+
+# ----------------------------------------------------------------------------------------------
+# the same metrics on many resamples at once (the paired bootstrap of unimse_core/compare.py)
+#
+# Row b of each [B, n] argument is one resample of the test rows; each function returns, per metric,
+# a [B] array whose entry b equals what the function above gives on row b (tests/test_compare.py
+# checks it against msa_metrics and classification_metrics). Weighted F1 is sklearn's:
+# sum over classes of support/N * 2tp / (2tp + fp + fn), 0 where a class has no support.
+
+
+def _weighted_f1(truth: np.ndarray, pred: np.ndarray, classes: Sequence[object], keep: np.ndarray | None = None
+                 ) -> np.ndarray:
+    """Weighted F1 of each row of truth/pred [B, n] over `classes` (only where `keep` [B, n] is True)."""
+    keep = np.ones(truth.shape, dtype=bool) if keep is None else keep
+    total = keep.sum(axis=1)
+    out = np.zeros(truth.shape[0], dtype=np.float64)
+    for k in classes:
+        is_true = (truth == k) & keep
+        is_pred = (pred == k) & keep
+        tp = (is_true & is_pred).sum(axis=1)
+        support = is_true.sum(axis=1)
+        denominator = 2 * tp + (is_pred.sum(axis=1) - tp) + (support - tp)
+        f1 = np.divide(2.0 * tp, denominator, out=np.zeros(len(tp)), where=denominator > 0)
+        out += np.divide(support * f1, total, out=np.zeros(len(tp)), where=total > 0)
+    return out
+
+
+def batch_msa_metrics(pred: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """`msa_metrics` of every row of pred/truth [B, n] (float64), vectorised."""
+    p = np.asarray(pred, dtype=np.float64)
+    y = np.asarray(truth, dtype=np.float64)
+    if p.shape != y.shape or p.ndim != 2 or p.shape[1] == 0:
+        raise ValueError(f"predictions {p.shape} and truths {y.shape} must be equal [resamples, rows] arrays")
+    pc, yc = p - p.mean(axis=1, keepdims=True), y - y.mean(axis=1, keepdims=True)
+    sp, sy = np.sqrt((pc * pc).sum(axis=1)), np.sqrt((yc * yc).sum(axis=1))
+    defined = (p.std(axis=1) > 0) & (y.std(axis=1) > 0)
+    corr = np.divide((pc * yc).sum(axis=1), sp * sy, out=np.zeros(len(p)), where=defined)
+    non0 = y != 0
+    n_non0 = non0.sum(axis=1)
+    non0_acc = np.divide((((p > 0) == (y > 0)) & non0).sum(axis=1), n_non0, out=np.full(len(p), np.nan),
+                         where=n_non0 > 0)
+    non0_f1 = np.where(n_non0 > 0, _weighted_f1(y > 0, p > 0, (False, True), non0), np.nan)
+    return {
+        "MAE": np.abs(p - y).mean(axis=1),
+        "Corr": corr,
+        "Mult_acc_7": (np.round(np.clip(p, -3, 3)) == np.round(np.clip(y, -3, 3))).mean(axis=1),
+        "Mult_acc_5": (np.round(np.clip(p, -2, 2)) == np.round(np.clip(y, -2, 2))).mean(axis=1),
+        "Has0_acc_2": ((p >= 0) == (y >= 0)).mean(axis=1),
+        "Has0_F1_score": _weighted_f1(y >= 0, p >= 0, (False, True)),
+        "Non0_acc_2": non0_acc,
+        "Non0_F1_score": non0_f1,
+    }
+
+
+def batch_classification_metrics(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> dict[str, np.ndarray]:
+    """`classification_metrics` of every row of pred/truth [B, n]: class indices into the class list,
+    a prediction outside it (an unparsable output) any other value such as -1."""
+    pred, truth = np.asarray(pred), np.asarray(truth)
+    if pred.shape != truth.shape or pred.ndim != 2 or pred.shape[1] == 0:
+        raise ValueError(f"predictions {pred.shape} and truths {truth.shape} must be equal [resamples, rows] arrays")
+    if truth.min() < 0 or truth.max() >= n_classes:
+        raise ValueError(f"gold class indices outside 0..{n_classes - 1}")
+    return {"acc": (pred == truth).mean(axis=1), "weighted_f1": _weighted_f1(truth, pred, range(n_classes))}

@@ -115,6 +115,32 @@ def save_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], p
     return _save(fig, path)
 
 
+def save_differences(panels: Mapping[str, Sequence[tuple[str, float, float, float]]], path: str | Path, *,
+                     title: str) -> Path:
+    """A forest plot: per panel (one per unit), one row per (label, difference, low, high), the
+    difference as a dot, its interval as a bar, a line at 0; rows whose interval excludes 0 in black."""
+    panels = {name: rows for name, rows in panels.items() if rows}
+    if not panels:
+        raise ValueError("no difference to draw")
+    heights = [max(1.0, 0.28 * len(rows) + 0.6) for rows in panels.values()]
+    fig = Figure(figsize=(7.0, sum(heights) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, squeeze=False, height_ratios=heights)[:, 0]
+    for ax, (name, rows) in zip(axes, panels.items()):
+        y = np.arange(len(rows))[::-1]
+        for yi, (_label, diff, low, high) in zip(y, rows):
+            excludes = np.isfinite(low) and (low > 0 or high < 0)
+            color = "black" if excludes else "tab:gray"
+            if np.isfinite(low) and np.isfinite(high):
+                ax.plot([low, high], [yi, yi], color=color, linewidth=1.6)
+            ax.plot([diff], [yi], "o", color=color, markersize=4)
+        ax.axvline(0.0, color="tab:red", linewidth=0.8)
+        ax.set_yticks(y, [r[0] for r in rows], fontsize=8)
+        ax.set_xlabel(name, fontsize=9)
+        ax.grid(True, axis="x", linewidth=0.3)
+    axes[0].set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
 def _save(fig: Figure, path: str | Path) -> Path:
     path = Path(path)
     FigureCanvasAgg(fig)

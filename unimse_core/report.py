@@ -295,6 +295,10 @@ class ReportInputs:
     prediction_rows: Mapping[str, int] = field(default_factory=dict)
     figures: Sequence[tuple[str, str]] = ()  # (title, link relative to the report)
     versions: Mapping[str, str] = field(default_factory=dict)  # unimse_core.versions.package_versions()
+    # {dataset: {metric: (low, high)}}: bootstrap interval of each test metric (unimse_core/compare.py)
+    intervals: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
+    confidence: float = 0.95
+    resamples: int = 0
 
 
 def synthetic(params: Mapping[str, Any]) -> bool:
@@ -335,11 +339,12 @@ def render_report(inputs: ReportInputs) -> str:
     lines += ["## Test results beside the paper's", "",
               "Accuracies and F1 scores in percent, as the paper prints them; MAE and Pearson r (Corr) as they "
               f"are. Δ = ours − paper. {MISSING}: not reported by the paper, or not evaluated in this run. "
-              "Paper: UniMSE trained on MOSELDMP (MOSI+MOSEI+MELD+IEMOCAP), single model.", ""]
-    rows = [(DATASET_NAMES[r.dataset], METRIC_NAMES[r.metric], format_value(r.metric, r.ours),
-             format_value(r.metric, r.paper), format_value(r.metric, r.delta, signed=True))
-            for r in comparison(inputs.test)]
-    lines += _table(["dataset", "metric", "ours", "paper", "Δ"], rows, align=["l", "l", "r", "r", "r"]) + [""]
+              "Paper: UniMSE trained on MOSELDMP (MOSI+MOSEI+MELD+IEMOCAP), single model."
+              + (f" Last column: the {100 * inputs.confidence:g}% bootstrap interval of ours over the test rows "
+                 f"({inputs.resamples} resamples of predictions/, report.bootstrap_*): how much the number "
+                 "would move on another test set of the same size; it does not cover seed-to-seed noise "
+                 "(docs/results.md)." if inputs.intervals else ""), ""]
+    lines += _results_table(inputs) + [""]
 
     evaluated = [d for d in DATASETS if d in inputs.test]
     if evaluated:
@@ -376,6 +381,24 @@ def render_report(inputs: ReportInputs) -> str:
     lines += ["## Configuration", "", "<details><summary>params.yaml of this run</summary>", "", "```yaml",
               yaml.safe_dump(dict(p), sort_keys=False, allow_unicode=True).rstrip(), "```", "", "</details>", ""]
     return "\n".join(lines)
+
+
+def _results_table(inputs: ReportInputs) -> list[str]:
+    """Ours beside the paper's, with the bootstrap interval of ours as the last column when there is one."""
+    header = ["dataset", "metric", "ours", "paper", "Δ"]
+    if inputs.intervals:
+        header.append(f"ours, {100 * inputs.confidence:g}% CI")
+    rows = []
+    for r in comparison(inputs.test):
+        row = [DATASET_NAMES[r.dataset], METRIC_NAMES[r.metric], format_value(r.metric, r.ours),
+               format_value(r.metric, r.paper), format_value(r.metric, r.delta, signed=True)]
+        if inputs.intervals:
+            low, high = (inputs.intervals.get(r.dataset) or {}).get(r.metric, (None, None))
+            row.append(MISSING if low is None else
+                       f"[{format_value(r.metric, on_paper_scale(r.metric, low))}, "
+                       f"{format_value(r.metric, on_paper_scale(r.metric, high))}]")
+        rows.append(row)
+    return _table(header, rows, align=["l", "l"] + ["r"] * (len(header) - 2))
 
 
 def _number(value: Any) -> str:
@@ -608,3 +631,220 @@ def aggregate_json(summary: Mapping[str, Mapping[str, Summary]]) -> dict[str, di
 
     return {d: {m: {"mean": clean(s.mean), "std": clean(s.std), "n": s.n} for m, s in metrics.items()}
             for d, metrics in summary.items()}
+
+
+# ----------------------------------------------------------------------------------------------
+# comparing two runs (`unimse compare`, statistics in unimse_core/compare.py)
+
+
+def _compare_cells(c: Any, confidence: float) -> list[str]:
+    def show(value: float | None, signed: bool = False) -> str:
+        return format_value(c.metric, on_paper_scale(c.metric, value), signed=signed)
+
+    low, high = show(c.low, True), show(c.high, True)
+    excludes = math.isfinite(c.low) and (c.low > 0 or c.high < 0)
+    cells = [DATASET_NAMES.get(c.dataset, c.dataset), METRIC_NAMES.get(c.metric, c.metric), show(c.a), show(c.b),
+             show(c.difference, True), f"[{low}, {high}]", _p(c.p_value) + (" *" if excludes else "")]
+    if c.a_std is not None:
+        cells += [f"{show(c.a)} ± {show(c.a_std)}", f"{show(c.b)} ± {show(c.b_std)}", _p(c.welch_p)]
+    return cells
+
+
+def _p(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    return f"{value:.4f}" if value >= 1e-4 else f"{value:.1e}"
+
+
+def render_comparison(results: Sequence[Any], a_names: Sequence[str], b_names: Sequence[str], *, resamples: int,
+                      seed: int, confidence: float, notes: Sequence[str] = ()) -> str:
+    """The Markdown of a comparison: per dataset and metric, A, B, B − A, its paired-bootstrap interval
+    and p-value; with several runs per side, mean ± sample std per side and Welch's p over runs."""
+    seeds = any(c.a_std is not None for c in results)
+    level = f"{100 * confidence:g}%"
+    lines = ["# Comparison of two runs", "",
+             f"A: {', '.join(f'`{n}`' for n in a_names)}; B: {', '.join(f'`{n}`' for n in b_names)}"
+             + (" (values are means over each side's runs)" if len(a_names) > 1 or len(b_names) > 1 else ""), "",
+             f"B − A per metric, with its {level} paired-bootstrap interval over test rows ({resamples} resamples, "
+             f"seed {seed}) and the two-sided bootstrap p-value of no difference; * marks an interval that "
+             "excludes 0. Accuracies and F1 in percent (differences in points); MAE (lower is better) and Corr "
+             "as they are. The bootstrap sees which test rows were drawn, not seed-to-seed noise"
+             + (": the last three columns do (mean ± sample std over runs, Welch's t-test)." if seeds else
+                "; give several seeds per side (--a/--b repeated) for a test over seeds."), ""]
+    header = ["dataset", "metric", "A", "B", "B − A", f"{level} CI", "p"]
+    align = ["l", "l", "r", "r", "r", "r", "r"]
+    if seeds:
+        header += ["A runs", "B runs", "Welch p"]
+        align += ["r", "r", "r"]
+    lines += _table(header, [_compare_cells(c, confidence) for c in results], align=align) + [""]
+    if any(c.metric in ("Has0_acc_2", "Non0_acc_2") for c in results):
+        lines += ["Acc-2 and F1 come in two kinds that are not comparable: has-0 (all rows, y >= 0 against "
+                  "p >= 0) and non-0 (rows with y != 0 only, y > 0 against p > 0). Compare like with like "
+                  "(docs/results.md).", ""]
+    lines += [f"- {note}" for note in notes] + ([""] if notes else [])
+    return "\n".join(lines)
+
+
+def comparison_json(results: Sequence[Any], a_names: Sequence[str], b_names: Sequence[str], *, resamples: int,
+                    seed: int, confidence: float) -> dict[str, Any]:
+    """The comparison on the metrics files' scale (fractions), NaN as null."""
+    out: dict[str, Any] = {"a": list(a_names), "b": list(b_names), "resamples": resamples, "seed": seed,
+                           "confidence": confidence, "difference": "b - a", "metrics": {}}
+    for c in results:
+        out["metrics"].setdefault(c.dataset, {})[c.metric] = {k: v for k, v in c.as_json().items()
+                                                            if k not in ("dataset", "metric")}
+    return out
+
+
+def difference_panels(results: Sequence[Any]) -> dict[str, list[tuple[str, float, float, float]]]:
+    """The figure's rows, one panel per unit: percentage points for shares, raw units for MAE and Corr."""
+    panels: dict[str, list[tuple[str, float, float, float]]] = {
+        "B − A, accuracy and F1 (percentage points)": [], "B − A, MAE (lower is better) and Corr": []}
+    names = list(panels)
+    for c in results:
+        scale = 1.0 if c.metric in RAW_SCALE else 100.0
+        label = f"{DATASET_NAMES.get(c.dataset, c.dataset)} {METRIC_NAMES.get(c.metric, c.metric)}"
+        panels[names[c.metric in RAW_SCALE]].append((label, scale * c.difference, scale * c.low, scale * c.high))
+    return panels
+
+
+# ----------------------------------------------------------------------------------------------
+# the model card (reports/model-card.md; `unimse package` puts it in the model folder as README.md)
+
+CARD_DATASETS = {"mosi": "cmu-mosi", "mosei": "cmu-mosei", "meld": "meld", "iemocap": "iemocap"}
+CARD_TASKS = {"mosi": ("Multimodal sentiment analysis", "CMU-MOSI"),
+              "mosei": ("Multimodal sentiment analysis", "CMU-MOSEI"),
+              "meld": ("Emotion recognition in conversation", "MELD"),
+              "iemocap": ("Emotion recognition in conversation", "IEMOCAP")}
+# Hugging Face metric ids of our metrics (https://hf.co/metrics): MAE, Pearson r, accuracies, F1
+CARD_METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr", "weighted_f1": "f1", "Has0_F1_score": "f1",
+                     "Non0_F1_score": "f1"}
+RUN_ID_KEY = "unimse_run_id"
+
+
+def card_metadata(inputs: ReportInputs, run: Mapping[str, Any] | None, license: str) -> dict[str, Any]:
+    """The model card's YAML header (Hugging Face model-card metadata with a model-index of the test
+    metrics, values exactly those of metrics/test.json, shares as fractions)."""
+    flat = flatten(inputs.params)
+    datasets = [d for d in DATASETS if d in (flat.get("data.datasets") or DATASETS)]
+    is_synthetic = synthetic(inputs.params)
+    run_id = (run or {}).get("run_id") if isinstance((run or {}).get("run_id"), str) else None
+    results = []
+    for d in datasets:
+        values = inputs.test.get(d) or {}
+        metrics = [{"type": CARD_METRIC_TYPES.get(m, "accuracy"), "name": METRIC_NAMES[m], "value": values[m]}
+                   for m in metrics_of(d) if isinstance(values.get(m), (int, float))]
+        if not metrics:
+            continue
+        task, name = CARD_TASKS[d]
+        results.append({"task": {"type": "text2text-generation", "name": task},
+                        "dataset": {"name": f"{name} (synthetic stand-in)" if is_synthetic else name,
+                                    "type": f"synthetic-{CARD_DATASETS[d]}" if is_synthetic else CARD_DATASETS[d],
+                                    "split": "test"},
+                        "metrics": metrics})
+    backbone = flat.get("model.backbone")
+    meta: dict[str, Any] = {
+        "license": license, "library_name": "unimse", "language": ["en"],
+        "tags": ["unimse", "multimodal-sentiment-analysis", "emotion-recognition-in-conversation", "t5",
+                 "text2text-generation", *(["synthetic-data"] if is_synthetic else [])],
+        "datasets": [f"synthetic-{CARD_DATASETS[d]}" if is_synthetic else CARD_DATASETS[d] for d in datasets],
+        "metrics": ["mae", "pearsonr", "accuracy", "f1"],
+    }
+    if isinstance(backbone, str) and backbone != "scratch":
+        meta["base_model"] = backbone
+    meta[RUN_ID_KEY] = run_id
+    meta["model-index"] = [{"name": f"unimse-{run_id[:12]}" if run_id else "unimse", "results": results}]
+    return meta
+
+
+def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, license: str) -> str:
+    """The model card: a YAML header (`card_metadata`), then intended use, training data and universal-label
+    settings, test metrics beside the paper's, deviations and limitations. Every number comes from the inputs."""
+    meta = card_metadata(inputs, run, license)
+    flat = flatten(inputs.params)
+    is_synthetic = synthetic(inputs.params)
+    datasets = ", ".join(DATASET_NAMES.get(d, d) for d in flat.get("data.datasets") or [])
+    lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
+             "# UniMSE: one generative model for sentiment and emotion", ""]
+    if is_synthetic:
+        lines += ["> **Trained on SYNTHETIC data** (`data.source: synthetic`): this model proves the pipeline, "
+                  "it has learnt nothing about real people. Do not use it on real data; its numbers are not "
+                  "comparable to the paper's.", ""]
+    lines += ["A UniMSE model (Hu et al., EMNLP 2022) trained with the `unimse` pipeline: a T5 with "
+              "pre-trained modality fusion of acoustic and visual features in its last blocks, which generates "
+              "a universal label `polarity,score,meld_emotion,iemocap_emotion` for an utterance.", "",
+              "## Intended use", "",
+              "Research on multimodal sentiment analysis (a score in [-3, 3], as CMU-MOSI/MOSEI) and emotion "
+              "recognition in conversation (MELD's 7 and IEMOCAP's 6 emotions) in English. Inputs must be built "
+              "as in training: the same text preprocessing and context windows, and audio/video features from "
+              f"the same extractors, width {flat.get('model.feature_dim', MISSING)}. `unimse predict` does both:",
+              "", "```bash",
+              "unimse predict --model . --text \"what a great movie\"",
+              "unimse predict --model . --input utterances.csv --output labels.csv",
+              "unimse predict --model . --input dialogues.csv --output labels.csv --conversations meld",
+              "```", "",
+              "In Python: `unimse_core.model.load_model(folder)` and `unimse_core.tokenizer.load_tokenizer(folder)` "
+              "(the `unimse` package); the folder is a stock transformers T5 plus the fusion weights "
+              "(`unimse.safetensors`, `unimse.json`), so plain `transformers` loads the text part only.", "",
+              "Not for decisions about individuals (hiring, health, surveillance): the labels are noisy and the "
+              "training data cover a few TV shows, YouTube reviews and acted dialogues.", "",
+              "## Training data and universal labels", ""]
+    settings = [("data", f"{flat.get('data.source', MISSING)}: {datasets or MISSING}"
+                         + (" (text only)" if flat.get("data.text_only") else "")),
+                ("training set", f"merge.combination {flat.get('merge.combination', MISSING)}"),
+                ("universal labels", f"encoder {flat.get('embed.encoder', MISSING)}, neighbours from "
+                                     f"{_yaml_value(flat.get('labels.neighbour_splits'))} splits, IEMOCAP codes "
+                                     f"outside the six classes: {flat.get('labels.iemocap_other_codes', MISSING)}"),
+                ("inputs", f"prefix {flat.get('text.prefix', MISSING)!r}, context window "
+                           f"{flat.get('text.window', MISSING)}, causal {flat.get('text.causal', MISSING)}, "
+                           f"IEMOCAP context {flat.get('text.iemocap_context', MISSING)}"),
+                ("targets", f"scores with {flat.get('text.score_decimals', MISSING)} decimals"),
+                ("backbone", str(flat.get("model.backbone", MISSING))),
+                ("fusion", f"{flat.get('model.fusion', MISSING)}, "
+                           f"contrastive {flat.get('model.contrastive', MISSING)}"),
+                ("seed", f"train.seed {flat.get('train.seed', MISSING)}")]
+    t = inputs.train or {}
+    if t:
+        settings.append(("selected checkpoint", f"epoch {t.get('best_epoch', MISSING)} of "
+                                                f"{t.get('epochs_run', MISSING)} on {t.get('select_on', MISSING)}"))
+    lines += _table(["", ""], settings, align=["l", "l"]) + [""]
+    lines += ["## Test results beside the paper's", "",
+              "Accuracies and F1 in percent, MAE and Corr as they are (the header above holds the same numbers "
+              "as fractions, from metrics/test.json). Paper: UniMSE on MOSELDMP, single model."
+              + (f" Last column: {100 * inputs.confidence:g}% bootstrap interval over the test rows."
+                 if inputs.intervals else ""), ""]
+    lines += _results_table(inputs) + [""]
+    lines += ["## Deviations from the paper", "",
+              "Settings of this run that differ from the paper's (the unimse repository's docs/deviations.md "
+              "lists every deviation from the authors' code and the setting that restores it):", ""]
+    differences = paper_differences(inputs.params)
+    lines += [f"- `{key}`: {_yaml_value(ours)} (paper: {_yaml_value(paper)})" for key, ours, paper in differences]
+    lines += (["- none"] if not differences else []) + [""]
+    lines += ["## Limitations", "",
+              "- One training run: differences between runs of a few points can be seed noise. Compare variants "
+              "with several seeds and `unimse compare` (docs/results.md).",
+              "- Acc-2 and F1 come as has-0 (all rows) and non-0 (rows with a non-zero label); papers mix them. "
+              "Compare like with like.",
+              "- The universal labels of the slots a dataset lacks are copied from nearest neighbours of another "
+              "dataset: those slots are weak labels, not annotations.",
+              "- Audio and video features must come from the extractors the training data used; other features "
+              "of the right width run but mean nothing to the model.",
+              "- IEMOCAP and the other corpora have their own licences; check them before publishing weights "
+              "trained on them.", ""]
+    versions = (run or {}).get("versions")
+    if isinstance(versions, Mapping) and versions:
+        lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
+    return "\n".join(lines)
+
+
+def split_card(text: str) -> tuple[dict[str, Any], str]:
+    """(YAML header, body) of a model card; ValueError when there is no `---` header mapping."""
+    if not text.startswith("---\n"):
+        raise ValueError("a model card starts with a `---` line and its YAML header")
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        raise ValueError("the model card's YAML header has no closing `---` line")
+    meta = yaml.safe_load(text[4:end])
+    if not isinstance(meta, dict):
+        raise ValueError("the model card's YAML header is not a mapping")
+    return meta, text[end + 5:]

@@ -1,0 +1,173 @@
+"""Rows of a request file -> the model's input rows, and generated labels -> output rows (`unimse predict`).
+
+A request row holds `text` and optionally `id`, `audio` and `video` (paths of .npy files
+[frames, model.feature_dim], relative to the request file's folder). Without conversations each
+row is an MSA-style utterance: `text.msa_input`. With conversations (`meld` or `iemocap` style)
+every row also holds `dialogue_id`, `speaker` and `turn` (integers 0, 1, 2, ... or 1, 2, 3, ...
+within a dialogue, no gap, no repeat, rows in any order), and its input is the context window that
+preprocessing builds for that dataset, by the very functions preprocessing calls
+(`text.meld_inputs`, `text.iemocap_inputs`; docs/inputs-and-targets.md): so a turn's input string
+is identical to the one the model saw in training for the same dialogue and `text` settings.
+
+Every problem is a RawDataError naming the request file, the row's line and what was expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from unimse_core import text
+from unimse_core.config import TextConfig
+from unimse_core.features import pack
+from unimse_core.io.errors import RawDataError
+from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.io.requests import Rows, read_frames
+from unimse_core.text import parse_target
+
+Conversations = Literal["none", "meld", "iemocap"]
+CONVERSATION_COLUMNS: tuple[str, ...] = ("dialogue_id", "speaker", "turn")
+LABEL_COLUMNS: tuple[str, ...] = ("generated", "valid", "parse_error", "polarity", "score", "meld_emotion",
+                                  "iemocap_emotion")
+
+
+def _require(rows: Rows, columns: Sequence[str], why: str) -> None:
+    for i, row in enumerate(rows.rows):
+        missing = [c for c in columns if c not in row]
+        if missing:
+            raise RawDataError(rows.path, f"missing column(s) {', '.join(missing)} ({why}); "
+                               f"columns present: {', '.join(rows.columns) or 'none'}", rows.records[i])
+
+
+def _string(rows: Rows, i: int, column: str, *, empty_ok: bool = False) -> str:
+    value = rows.rows[i][column]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and column != "text":
+        value = str(value)
+    if not isinstance(value, str):
+        raise RawDataError(rows.path, f"column {column}: expected a string, got {json_type(value)}", rows.records[i])
+    if not empty_ok and not value.strip():
+        raise RawDataError(rows.path, f"column {column} is empty or only whitespace; expected "
+                           + ("the utterance's words" if column == "text" else f"a {column.replace('_', ' ')}"),
+                           rows.records[i])
+    return value
+
+
+def _turn(rows: Rows, i: int) -> int:
+    value = rows.rows[i]["turn"]
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise RawDataError(rows.path, f"column turn: expected an integer (0, 1, 2, ... within the dialogue), "
+                       f"got {value!r}", rows.records[i])
+
+
+def json_type(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def request_inputs(rows: Rows, *, conversations: Conversations, text_config: TextConfig) -> list[str]:
+    """The model input string of every row, in row order (checks every row first)."""
+    if not rows.rows:
+        raise RawDataError(rows.path, "no row: expected a header and one utterance per row" if
+                           rows.path.suffix.lower() == ".csv" else "no row: expected one JSON object per line")
+    _require(rows, ("text",), "the utterance")
+    texts = [_string(rows, i, "text") for i in range(len(rows.rows))]
+    if conversations == "none":
+        return text.msa_inputs(texts, prefix=text_config.prefix)
+    _require(rows, CONVERSATION_COLUMNS, f"--conversations {conversations}")
+    dialogues = [_string(rows, i, "dialogue_id") for i in range(len(rows.rows))]
+    speakers = [_string(rows, i, "speaker", empty_ok=conversations == "iemocap") for i in range(len(rows.rows))]
+    turns = [_turn(rows, i) for i in range(len(rows.rows))]
+    check_turns(rows, dialogues, turns)
+    if conversations == "meld":
+        return text.meld_inputs(dialogues, turns, speakers, texts, prefix=text_config.prefix,
+                                window=text_config.window, causal=text_config.causal)
+    if conversations == "iemocap":
+        return text.iemocap_inputs(dialogues, turns, speakers, texts, prefix=text_config.prefix,
+                                   window=text_config.window, causal=text_config.causal,
+                                   iemocap_context=text_config.iemocap_context)
+    raise ValueError(f"conversations must be none, meld or iemocap, got {conversations!r}")
+
+
+def check_turns(rows: Rows, dialogues: Sequence[str], turns: Sequence[int]) -> None:
+    """Within each dialogue the turns are consecutive integers with no gap and no repeat."""
+    members: dict[str, list[int]] = {}
+    for i, d in enumerate(dialogues):
+        members.setdefault(d, []).append(i)
+    for dialogue, index in members.items():
+        index.sort(key=lambda i: turns[i])
+        for a, b in zip(index, index[1:]):
+            if turns[b] == turns[a]:
+                raise RawDataError(rows.path, f"dialogue {dialogue!r}: turn {turns[a]} repeats ({rows.records[a]} "
+                                   f"and {rows.records[b]}); expected each turn once", rows.records[b])
+            if turns[b] != turns[a] + 1:
+                raise RawDataError(rows.path, f"dialogue {dialogue!r}: turn {turns[a] + 1} is missing (turns jump "
+                                   f"from {turns[a]} to {turns[b]}); expected consecutive turns, no gap",
+                                   rows.records[b])
+
+
+def request_arrays(rows: Rows, inputs: Sequence[str], *, feature_dim: int) -> SplitArrays:
+    """The rows as a split the data loader reads: inputs, and audio/video frames read from the rows'
+    .npy paths (an empty cell or no column: no frames, as text-only data), NaN/inf set to 0 by packing."""
+    base = rows.path.parent
+    frames: dict[str, Any] = {}
+    for name in ("audio", "video"):
+        sequences = []
+        for i, row in enumerate(rows.rows):
+            cell = row.get(name)
+            if cell is None or (isinstance(cell, str) and not cell.strip()):
+                sequences.append(None)
+                continue
+            if not isinstance(cell, str):
+                raise RawDataError(rows.path, f"column {name}: expected the path of a .npy file, got "
+                                   f"{json_type(cell)}", rows.records[i])
+            path = Path(cell.strip())
+            array = read_frames(path if path.is_absolute() else base / path, name=name, feature_dim=feature_dim,
+                                source=rows.path, record=rows.records[i])
+            sequences.append(array.astype(np.float32, copy=False))
+        packed = pack(sequences, feature_dim)
+        frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
+    n = len(inputs)
+    return SplitArrays(ids=[str(i) for i in range(n)], dataset=["mosi"] * n, inputs=list(inputs), targets=[""] * n,
+                       gold_score=np.full(n, np.nan, dtype=np.float32), gold_emotion=[""] * n, polarity=[""] * n,
+                       **frames)
+
+
+def output_rows(rows: Rows, inputs: Sequence[str], generated: Sequence[str], *, conversations: Conversations,
+                model_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """(columns, rows) of the output file: the request's line, its id (when given) and conversation
+    columns, the input built, every slot of the generated label, whether it parses and why not, the
+    model's id."""
+    if len(generated) != len(rows.rows) or len(inputs) != len(rows.rows):
+        raise ValueError(f"{len(generated)} generated texts and {len(inputs)} inputs for {len(rows.rows)} rows")
+    keep = [c for c in ("id", *(CONVERSATION_COLUMNS if conversations != "none" else ())) if c in rows.columns]
+    columns = ["record", *keep, "input", *LABEL_COLUMNS, "model_id"]
+    out = []
+    for row, record, input_text, text_out in zip(rows.rows, rows.records, inputs, generated):
+        parsed = parse_target(text_out)
+        out.append({"record": record, **{c: row.get(c) for c in keep}, "input": input_text, "generated": text_out,
+                    "valid": parsed.valid, "parse_error": parsed.reason, "polarity": parsed.polarity,
+                    "score": parsed.score, "meld_emotion": parsed.meld_emotion,
+                    "iemocap_emotion": parsed.iemocap_emotion, "model_id": model_id})
+    return columns, out
+
+
+def model_id(run: Mapping[str, Any] | None, weights: Sequence[Path]) -> str:
+    """The model's identity: the train stage's `run_id` from run.json, else `sha256:` of its weight files."""
+    if run and isinstance(run.get("run_id"), str):
+        return run["run_id"]
+    import hashlib
+
+    from unimse_core.io.manifest import sha256_file
+
+    present = [w for w in weights if w.is_file()]
+    if not present:
+        return "unknown"
+    digest = hashlib.sha256("".join(f"{w.name}:{sha256_file(w)}\n" for w in present).encode()).hexdigest()
+    return f"sha256:{digest}"
