@@ -130,9 +130,14 @@ def test_a_params_typo_stops_dvc_repro_before_any_output_is_removed(project):
     live = project / "dvclive" / "train"
     before = {p: p.read_bytes() for p in live.rglob("*") if p.is_file()}
     assert before
+    params = project / "params.yaml"
+    good = params.read_text()
     set_param(project, "train", "lr_t5x", 0.01)
-    failed = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True,
-                            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    try:
+        failed = subprocess.run(["dvc", "repro"], cwd=project, capture_output=True, text=True,
+                                env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    finally:  # the project is shared by the module's later tests
+        params.write_text(good)
     assert failed.returncode != 0
     assert "train.lr_t5x: unknown key" in failed.stdout + failed.stderr
     assert "no output was removed" in failed.stdout + failed.stderr
