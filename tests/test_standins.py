@@ -75,7 +75,8 @@ def chain_params(path: Path, backbone: Path) -> Path:
     params["train"] = {**TRAIN, "epochs": 1, "max_steps": 2, "trainable_blocks": [-2, -1], "lr_t5": 3e-4,
                        "lr_other": 1e-4, "max_new_tokens": 17}
     params["loader"] = {**LOADER, "batch_size": 2, "eval_batch_size": 4}
-    params["evaluate"] = {"constrained": True, "max_new_tokens": 17, "device": "cpu", "bf16": False}
+    params["evaluate"] = {"constrained": True, "max_new_tokens": 17, "device": "cpu", "bf16": False,
+                          "deterministic": True, "cpu_threads": 1}
     params["text"] = dict(TEXT)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path
