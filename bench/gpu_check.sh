@@ -3,12 +3,16 @@
 # GPU: `python -m bench.gpu` (its arguments are passed on), then the tests marked `cuda`. The last line
 # printed is one JSON object: bench.gpu's, with the tests' counts added as "cuda_tests".
 # Without CUDA: {"skipped": "no CUDA device"} and exit 0 (the tests are not run).
+# The interpreter: $PYTHON if set, else the project's .venv (README command 1 makes it), else python3.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+if [[ -z "${PYTHON:-}" ]]; then
+    if [[ -x .venv/bin/python ]]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-timeout 200 python -m bench.gpu "$@" | tee "$work/bench.out"
+timeout 200 "$PYTHON" -m bench.gpu "$@" | tee "$work/bench.out"
 bench_rc=${PIPESTATUS[0]}
 bench_json=$(tail -n 1 "$work/bench.out")
 if [[ $bench_rc -ne 0 || -z "$bench_json" ]]; then
@@ -19,9 +23,9 @@ if [[ "$bench_json" == *'"skipped"'* ]]; then
     exit 0
 fi
 
-timeout 90 python -m pytest -q -m cuda -p no:cacheprovider --junitxml "$work/cuda.xml" tests/test_cuda.py
+timeout 90 "$PYTHON" -m pytest -q -m cuda -p no:cacheprovider --junitxml "$work/cuda.xml" tests/test_cuda.py
 tests_rc=$?
-python - "$work/cuda.xml" "$tests_rc" "$bench_json" <<'PY'
+"$PYTHON" - "$work/cuda.xml" "$tests_rc" "$bench_json" <<'PY'
 import json
 import sys
 import xml.etree.ElementTree as ET

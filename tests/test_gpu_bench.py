@@ -25,7 +25,9 @@ def last_json(stdout: str) -> dict:
 @no_cuda
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "bench.gpu"], ["bash", "bench/gpu_check.sh"]])
 def test_without_cuda_the_gpu_check_prints_skipped_and_exits_0(command):
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, env=quiet_env())
+    # PYTHON: the script's interpreter is the one running these tests, not whatever `python` PATH finds
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env=quiet_env(PYTHON=sys.executable))
     assert result.returncode == 0, result.stderr[-2000:]
     assert last_json(result.stdout) == {"skipped": "no CUDA device"}
 
