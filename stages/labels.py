@@ -17,9 +17,10 @@ from unimse_core.corpus import build_corpus
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.embeddings import load_embeddings
 from unimse_core.io.errors import RawDataError
-from unimse_core.io.tables import write_table
-from unimse_core.labels import LabelError, Samples, summarize, transfer
+from unimse_core.io.universal_labels import write_universal_labels
+from unimse_core.labels import LabelError, Samples, transfer, transfer_summary
 from unimse_core.release import label_tables
+from unimse_core.universal import LabelSchema
 
 
 
@@ -44,17 +45,17 @@ def command(report: Path, embeddings: Path, out: Path, summary: Path, params: Pa
         rows = np.array([row[uid] for uid in corpus.ids], dtype=np.int64)
         samples = Samples(id=corpus.ids, dataset=corpus.dataset, split=corpus.split, sentiment=corpus.sentiment,
                           score=corpus.score, emotion=corpus.emotion)
-        result = transfer(samples, matrix[rows], config)
+        schema = LabelSchema.of(data.datasets)
+        result = transfer(samples, matrix[rows], config, schema)
     except (RawDataError, LabelError) as err:
         raise click.ClickException(str(err)) from None
     text_of = dict(zip(corpus.ids, corpus.text))
     with atomic_dir(out) as tmp:
         for dataset in data.datasets:
             columns = result.columns(dataset)
-            write_table(tmp / f"{dataset}.csv", {"id": columns["id"], "split": columns["split"],
-                                                 "text": [text_of[uid] for uid in columns["id"]],
-                                                 **{k: v for k, v in columns.items() if k not in ("id", "split")}})
-    stats = summarize(result)
+            write_universal_labels(tmp / f"{dataset}.csv",
+                                   {**columns, "text": [text_of[uid] for uid in columns["id"]]}, schema.slots)
+    stats = transfer_summary(result)
     write_json(summary, {"config": to_dict(config), "encoder": index.get("encoder"), **stats})
     matched = {d: {slot: s.get("matched", 0) for slot, s in v.items()} for d, v in stats["status"].items()}
     click.echo(f"labels: {len(samples)} utterances, neighbours from {list(config.neighbour_splits)}; "

@@ -1,6 +1,6 @@
 """Stage `preprocess` (one per dataset): raw labels + universal labels + features -> one HDF5 file.
 
-Reads params groups `data` (text_only), `text` and `features`; the raw files come from the
+Reads params `data.text_only`, `data.datasets` (the label layout), groups `text` and `features`; the raw files come from the
 verification report, the universal labels from the labels stage. Writes every split of the
 dataset (schema in docs/hdf5-schema.md) and prints what each policy dropped or changed.
 """
@@ -17,13 +17,16 @@ from unimse_core.config import DataConfig, FeaturesConfig, TextConfig, to_dict
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import write_h5
 from unimse_core.io.manifest import sha256_file
-from unimse_core.preprocess import preprocess, read_universal_labels
+from unimse_core.datasets import NAMES
+from unimse_core.io.universal_labels import read_universal_labels
+from unimse_core.preprocess import preprocess
 from unimse_core.release import dataset_sources, open_dataset
+from unimse_core.universal import LabelSchema
 
 
 
 @click.command()
-@click.option("--dataset", type=click.Choice(["mosi", "mosei", "meld", "iemocap"]), required=True)
+@click.option("--dataset", type=click.Choice(list(NAMES)), required=True)
 @click.option("--report", type=PathOption, required=True, help="verification report of the fetch stage")
 @click.option("--labels", type=PathOption, required=True, help="universal-label table of the dataset")
 @click.option("--out", type=PathOption, required=True, help="HDF5 file to write")
@@ -35,9 +38,10 @@ def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -
     try:
         verified = json.loads(report.read_text(encoding="utf-8"))
         table, features = open_dataset(verified, dataset, features=not data.text_only, source=str(report))
-        universal = read_universal_labels(labels)
+        schema = LabelSchema.of(data.datasets)
+        universal = read_universal_labels(labels, schema.slots)
         groups, stats = preprocess(table, universal, features, text_config=text_config,
-                                   features_config=features_config)
+                                   features_config=features_config, schema=schema)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
     sources = {**dataset_sources(verified, dataset), labels.as_posix(): sha256_file(labels)}

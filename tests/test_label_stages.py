@@ -20,7 +20,7 @@ from stages.merge import command as merge
 from stages.preprocess import command as preprocess
 from unimse_core.io.hdf5 import SCHEMA_VERSION, list_groups, read_attrs, read_h5
 from unimse_core.io.manifest import sha256_file
-from unimse_core.text import IEMOCAP_WORDS, parse_target
+from unimse_core.text import IEMOCAP_WORDS, MELD_EMOTIONS, parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("mosi", "mosei", "meld", "iemocap")
@@ -187,23 +187,24 @@ def test_neutral_pool_rows_keep_the_neutral_default_and_no_neighbour(work):
     assert neutral > 0
 
 
-def test_a_subset_of_datasets_keeps_the_iemocap_default_and_says_so(tmp_path, release):
+def test_a_subset_of_datasets_has_only_its_own_slots(tmp_path, release):
+    # The label layout follows data.datasets (docs/labels.md): MOSI + MELD give polarity,score,meld_emotion.
     sub = new_work(tmp_path, release, data={"datasets": ["mosi", "meld"]}, merge={"combination": "moseld"})
     run_labels(sub)
     assert sorted(p.name for p in (sub / "labels").iterdir()) == ["meld.csv", "mosi.csv"]
+    header = (sub / "labels" / "mosi.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert header == ["id", "split", "text", "polarity", "pool", "score", "meld_emotion", "score_neighbour",
+                      "score_cosine", "meld_emotion_neighbour", "meld_emotion_cosine"]
     tabs = tables(sub, ("mosi", "meld"))
-    for rows in tabs.values():
-        assert {r["iemocap_emotion"] for r in rows} == {"neu"}
-        assert not any(r["iemocap_emotion_neighbour"] for r in rows)
     assert any(r["score_neighbour"] for r in tabs["meld"]) and any(r["meld_emotion_neighbour"] for r in tabs["mosi"])
     summary = json.loads((sub / "labels.json").read_text())
-    assert summary["datasets"] == ["mosi", "meld"]
-    assert "iemocap" in summary["absent_datasets"] and "mosei" in summary["absent_datasets"]
-    assert summary["status"]["mosi"]["iemocap_emotion"]["matched"] == 0
+    assert summary["datasets"] == ["mosi", "meld"] and summary["absent_datasets"] == []
+    assert set(summary["status"]["mosi"]) == {"score", "meld_emotion"}
     run_preprocess(sub, ("mosi", "meld"))
     for dataset in ("mosi", "meld"):
         for split in SPLITS:
-            assert all(t.endswith(",neutral") for t in read_h5(sub / "processed" / f"{dataset}.h5", split).targets)
+            targets = read_h5(sub / "processed" / f"{dataset}.h5", split).targets
+            assert all(len(t.split(",")) == 3 and t.split(",")[2] in MELD_EMOTIONS for t in targets)
     # moseld needs mosei, which data.datasets leaves out
     result = run_merge(sub, ok=False)
     assert result.exit_code != 0 and "mosei" in result.output

@@ -10,7 +10,7 @@ import pytest
 import scipy.sparse as sp
 
 from unimse_core.config import LabelsConfig
-from unimse_core.labels import (COLUMNS, SLOTS, LabelError, Samples, UniversalLabels, polarity_pool, summarize,
+from unimse_core.labels import (COLUMNS, SLOTS, LabelError, Samples, Transfer, polarity_pool, transfer_summary,
                                 transfer)
 
 
@@ -105,7 +105,7 @@ def random_vectors(rng, n, dim, *, copies):
     return vectors
 
 
-def neighbours_of(result: UniversalLabels):
+def neighbours_of(result: Transfer):
     return {slot: result.neighbour[slot].tolist() for slot in SLOTS}
 
 
@@ -321,7 +321,7 @@ def test_an_absent_dataset_keeps_the_neutral_default_and_is_counted():
     assert (result.neighbour["iemocap_emotion"] == -1).all()
     matched_pools = samples.pool != "neutral"
     assert set(result.status["iemocap_emotion"][matched_pools]) == {"no_candidate"}
-    summary = summarize(result)
+    summary = transfer_summary(result)
     assert summary["absent_datasets"] == ["iemocap"]
     assert summary["status"]["mosi"]["iemocap_emotion"]["no_candidate"] == int(np.sum(
         (samples.dataset == "mosi") & matched_pools))
@@ -334,7 +334,7 @@ def test_an_empty_pool_is_counted_not_an_error():
     result = transfer(Samples.from_records(records), np.eye(2, dtype=np.float32), TRAIN)
     assert result.meld_emotion.tolist() == ["neutral", "anger"] and result.score.tolist() == [1.0, 0.0]
     assert result.status["meld_emotion"][0] == "no_candidate" and result.status["score"][1] == "no_candidate"
-    summary = summarize(result)
+    summary = transfer_summary(result)
     assert summary["empty_pools"] == ["mosi/negative", "meld/positive"]
 
 
@@ -345,12 +345,12 @@ def test_msa_polarity_follows_the_score_but_the_pool_follows_the_annotation():
     result = transfer(Samples.from_records(records), np.ones((2, 3), dtype=np.float32), TRAIN)
     assert result.polarity[0] == "negative" and result.samples.pool[0] == "neutral"
     assert result.meld_emotion[0] == "neutral" and result.neighbour["meld_emotion"][0] == -1
-    assert summarize(result)["pool_polarity_mismatch"]["mosi"] == 1
+    assert transfer_summary(result)["pool_polarity_mismatch"]["mosi"] == 1
 
 
 def test_summary_counts_labels_statuses_and_cosines():
     samples, vectors = hand_table()
-    summary = summarize(transfer(samples, vectors, TRAIN))
+    summary = transfer_summary(transfer(samples, vectors, TRAIN))
     assert summary["rows"] == {"mosi": 1, "mosei": 1, "meld": 5, "iemocap": 1}
     assert summary["pools"]["meld"] == {"positive": 3, "negative": 1, "neutral": 1}
     assert summary["labels"]["meld"]["score"] == {"+0": 2, "+2": 3}

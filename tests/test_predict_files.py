@@ -19,7 +19,7 @@ from test_predict import TEXTS
 from tiny_training import FEATURE_DIM
 from unimse_core.config import TextConfig, from_dict
 from unimse_core.io.raw import read_iemocap_labels, read_meld_labels
-from unimse_core.preprocess import input_texts
+from unimse_core.datasets import get as dataset_of
 from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES, msa_input
 
 LABEL_KEYS = ["generated", "valid", "parse_error", "polarity", "score", "meld_emotion", "iemocap_emotion"]
@@ -124,7 +124,7 @@ def _release_rows(dataset: str, release: Path):
         keys = table.starts
         spoken = [i for i, t in enumerate(table.texts) if t.strip()]
     config = from_dict(TextConfig, TEXT, "text")
-    expected = input_texts(table, config)
+    expected = dataset_of(table.dataset).input_texts(table, config)
     by_dialogue: dict[str, list[int]] = {}
     for i in spoken:
         by_dialogue.setdefault(table.dialogues[i], []).append(i)

@@ -14,7 +14,8 @@ from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.io.raw import Features, LabelTable
 from unimse_core.io.tables import write_table
-from unimse_core.preprocess import UniversalLabels, merge, preprocess, read_universal_labels
+from unimse_core.io.universal_labels import UniversalLabels, read_universal_labels
+from unimse_core.preprocess import merge, preprocess
 
 TEXT = TextConfig(prefix="sst2 sentence: ", window=2, causal=False, iemocap_context="dialogue", score_decimals=2)
 DIM = 4
@@ -32,8 +33,9 @@ def frames(value: float, n: int, width: int) -> np.ndarray:
 def universal(rows: list[tuple[str, str, str, float, str, str]], path: str = "labels/x.csv") -> UniversalLabels:
     """(id, split, polarity, score, meld_emotion, iemocap_code) per row."""
     return UniversalLabels(path=Path(path), row={r[0]: i for i, r in enumerate(rows)}, split=[r[1] for r in rows],
-                           polarity=[r[2] for r in rows], score=np.array([r[3] for r in rows], dtype=np.float64),
-                           meld_emotion=[r[4] for r in rows], iemocap_emotion=[r[5] for r in rows])
+                           polarity=[r[2] for r in rows],
+                           values={"score": np.array([r[3] for r in rows], dtype=np.float64),
+                                   "meld_emotion": [r[4] for r in rows], "iemocap_emotion": [r[5] for r in rows]})
 
 
 # --- MOSI -----------------------------------------------------------------------------------------
@@ -282,13 +284,17 @@ def test_universal_labels_read_from_the_labels_stage_table(tmp_path):
                        "polarity": ["positive", "neutral"], "score": [2.3333332538604736, 0.0],
                        "meld_emotion": ["joy", "neutral"], "iemocap_emotion": ["hap", "neu"],
                        "meld_emotion_neighbour": ["train/1_2", ""], "meld_emotion_cosine": [0.5, float("nan")]})
-    labels = read_universal_labels(path)
+    slots = ("score", "meld_emotion", "iemocap_emotion")
+    labels = read_universal_labels(path, slots)
     assert labels.row == {"vA_1": 0, "vB_1": 1} and labels.split == ["train", "valid"]
-    assert labels.score[0] == 2.3333332538604736 and labels.iemocap_emotion == ["hap", "neu"]
+    assert labels.score[0] == 2.3333332538604736 and labels.values["iemocap_emotion"] == ["hap", "neu"]
+    # a table of another label layout (data.datasets without IEMOCAP) names the missing column
+    with pytest.raises(RawDataError, match="missing column.*emorynlp_emotion"):
+        read_universal_labels(path, ("score", "meld_emotion", "emorynlp_emotion"))
     write_table(path, {"id": ["x", "x"], "split": ["train", "test"], "polarity": ["neutral"] * 2, "score": [0.0] * 2,
                        "meld_emotion": ["neutral"] * 2, "iemocap_emotion": ["neu"] * 2})
     with pytest.raises(RawDataError, match=r"duplicate id 'x' \(first on line 2\)"):
-        read_universal_labels(path)
+        read_universal_labels(path, slots)
 
 
 # --- MELD -----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from unimse_core import plots
 from unimse_core.config import read_params
 from unimse_core.io.tables import write_table
 from unimse_core.report import (PAPER, Run, aggregate, comparison, paper_differences, read_live, runs_from_exp_show,
-                                select_seed_runs, summarize)
+                                select_seed_runs, summarize_seeds)
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -261,7 +261,7 @@ def test_aggregate_by_hand():
     assert summary["mosi"]["unparsable"].mean == pytest.approx(1.0)
     assert summary["meld"]["acc"].n == 2 and summary["meld"]["acc"].std == 0.0  # missing in the third run
     assert summary["mosi"]["Mult_acc_7"].n == 3
-    one = summarize([0.3, float("nan")])
+    one = summarize_seeds([0.3, float("nan")])
     assert (one.mean, one.n) == (0.3, 1) and math.isnan(one.std)
 
 

@@ -10,9 +10,16 @@ import pytest
 import yaml
 
 from unimse_core.config import ConfigError, TextConfig, from_dict, load_config, read_params
-from unimse_core.text import (IEMOCAP_CODES, IEMOCAP_EMOTIONS, IEMOCAP_WORDS, MELD_EMOTIONS, POLARITIES, ParsedLabel,
+from unimse_core.text import (IEMOCAP_CODES, IEMOCAP_EMOTIONS, IEMOCAP_WORDS, MELD_EMOTIONS, POLARITIES,
                               clean, format_score, iemocap_inputs, iemocap_polarity, 
                               iemocap_word, meld_inputs, msa_input, msa_inputs, parse_target, score_polarity, target)
+from unimse_core.universal import DEFAULT_SCHEMA, ParsedLabel
+
+
+def _label(polarity, score, meld_emotion, iemocap_emotion, valid, reason) -> ParsedLabel:
+    """A parse result of the paper's layout, its fields given in order."""
+    return ParsedLabel(polarity, {"score": score, "meld_emotion": meld_emotion, "iemocap_emotion": iemocap_emotion},
+                       valid, reason, DEFAULT_SCHEMA)
 
 ROOT = Path(__file__).resolve().parents[1]
 P = "sst2 sentence: "
@@ -288,31 +295,31 @@ def test_parse_round_trips_every_target():
             for polarity in POLARITIES:
                 score = (i - 2.5) * 1.234567
                 text = target(polarity, score, meld_emotion, code, 2)
-                assert parse_target(text) == ParsedLabel(polarity, round(score, 2), meld_emotion,
+                assert parse_target(text) == _label(polarity, round(score, 2), meld_emotion,
                                                          IEMOCAP_WORDS[code], True, "")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("", ParsedLabel(None, None, None, None, False, "1 field(s), expected 4")),
-    ("positive", ParsedLabel("positive", None, None, None, False, "1 field(s), expected 4")),
-    ("positive,1.5", ParsedLabel("positive", 1.5, None, None, False, "2 field(s), expected 4")),
-    ("positive,abc,joy,joy", ParsedLabel("positive", None, "joy", "joy", False, "score 'abc' not a finite number")),
-    ("positive,nan,joy,joy", ParsedLabel("positive", None, "joy", "joy", False, "score 'nan' not a finite number")),
-    ("positive,inf,joy,joy", ParsedLabel("positive", None, "joy", "joy", False, "score 'inf' not a finite number")),
-    ("positive,1e999,joy,joy", ParsedLabel("positive", None, "joy", "joy", False,
+    ("", _label(None, None, None, None, False, "1 field(s), expected 4")),
+    ("positive", _label("positive", None, None, None, False, "1 field(s), expected 4")),
+    ("positive,1.5", _label("positive", 1.5, None, None, False, "2 field(s), expected 4")),
+    ("positive,abc,joy,joy", _label("positive", None, "joy", "joy", False, "score 'abc' not a finite number")),
+    ("positive,nan,joy,joy", _label("positive", None, "joy", "joy", False, "score 'nan' not a finite number")),
+    ("positive,inf,joy,joy", _label("positive", None, "joy", "joy", False, "score 'inf' not a finite number")),
+    ("positive,1e999,joy,joy", _label("positive", None, "joy", "joy", False,
                                            "score '1e999' not a finite number")),
-    ("positive,1_0,joy,joy", ParsedLabel("positive", None, "joy", "joy", False, "score '1_0' not a finite number")),
-    ("  negative , -1.5 ,sadness,anger ", ParsedLabel("negative", -1.5, "sadness", "anger", True, "")),
-    ("Neutral, -0.0, Neutral, Neutral", ParsedLabel("neutral", 0.0, "neutral", "neutral", True, "")),
-    ("positive,.5,joy,excited", ParsedLabel("positive", 0.5, "joy", "excited", True, "")),
-    ("positive,+2.,joy,excited", ParsedLabel("positive", 2.0, "joy", "excited", True, "")),
-    ("positive,0.6666666865348816,joy,jo", ParsedLabel("positive", 0.6666666865348816, "joy", None, False,
+    ("positive,1_0,joy,joy", _label("positive", None, "joy", "joy", False, "score '1_0' not a finite number")),
+    ("  negative , -1.5 ,sadness,anger ", _label("negative", -1.5, "sadness", "anger", True, "")),
+    ("Neutral, -0.0, Neutral, Neutral", _label("neutral", 0.0, "neutral", "neutral", True, "")),
+    ("positive,.5,joy,excited", _label("positive", 0.5, "joy", "excited", True, "")),
+    ("positive,+2.,joy,excited", _label("positive", 2.0, "joy", "excited", True, "")),
+    ("positive,0.6666666865348816,joy,jo", _label("positive", 0.6666666865348816, "joy", None, False,
                                                         "IEMOCAP emotion 'jo' unknown")),
-    ("happy,1.0,happy,hap", ParsedLabel(None, 1.0, None, None, False, "polarity 'happy' unknown")),
-    ("positive,1.0,joy,joy,joy", ParsedLabel("positive", 1.0, "joy", "joy", False, "5 field(s), expected 4")),
-    ("positive,,joy,", ParsedLabel("positive", None, "joy", None, False, "score missing")),
-    (",,,", ParsedLabel(None, None, None, None, False, "polarity missing")),
-    ("positive 1.0 joy joy", ParsedLabel(None, None, None, None, False, "1 field(s), expected 4")),
+    ("happy,1.0,happy,hap", _label(None, 1.0, None, None, False, "polarity 'happy' unknown")),
+    ("positive,1.0,joy,joy,joy", _label("positive", 1.0, "joy", "joy", False, "5 field(s), expected 4")),
+    ("positive,,joy,", _label("positive", None, "joy", None, False, "score missing")),
+    (",,,", _label(None, None, None, None, False, "polarity missing")),
+    ("positive 1.0 joy joy", _label(None, None, None, None, False, "1 field(s), expected 4")),
 ])
 def test_parse_target_never_raises(text, expected):
     assert parse_target(text) == expected

@@ -25,7 +25,7 @@ Ties stay exact: float32 products find the best, and whatever float32 cannot sep
 within its error bound) is re-scored in float64, the first maximum winning.
 
 A slot whose source dataset is absent, or has no candidate in the pool and allowed splits, keeps
-its neutral default; the status arrays and `summarize` count every such case.
+its neutral default; the status arrays and `transfer_summary` count every such case.
 """
 
 from __future__ import annotations
@@ -40,28 +40,28 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from unimse_core.config import DATASETS, LabelsConfig
+from unimse_core import datasets
+from unimse_core.config import LabelsConfig
+from unimse_core.datasets import POLARITIES, SPLITS
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
-POLARITIES: tuple[str, ...] = ("positive", "negative", "neutral")
 MATCHED_POOLS: tuple[str, ...] = ("positive", "negative")
-SLOTS: tuple[str, ...] = ("score", "meld_emotion", "iemocap_emotion")
-SLOT_SOURCES: Mapping[str, tuple[str, ...]] = {
-    "score": ("mosi", "mosei"), "meld_emotion": ("meld",), "iemocap_emotion": ("iemocap",)}
-NEUTRAL_DEFAULT: Mapping[str, Any] = {"score": 0.0, "meld_emotion": "neutral", "iemocap_emotion": "neu"}
-MELD_EMOTIONS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
-# Every code of IEMOCAP_all.csv: the six classes first (text.IEMOCAP_CODES), then those the training
-# set drops once the transfer is done; a transferred IEMOCAP slot may hold any of them.
-IEMOCAP_ALL_CODES: tuple[str, ...] = ("hap", "sad", "neu", "fru", "ang", "exc", "sur", "fea", "dis", "oth", "xxx")
+# The paper's layout (unimse_core.universal.DEFAULT_SCHEMA); a run's own comes from data.datasets.
+SLOTS: tuple[str, ...] = DEFAULT_SCHEMA.slots
+SLOT_SOURCES: Mapping[str, tuple[str, ...]] = DEFAULT_SCHEMA.slot_sources
 STATUSES: tuple[str, ...] = ("own", "matched", "neutral", "no_candidate")
 """Per sample and slot: its dataset's label, a neighbour's, the neutral pool's default, or the
 default because no candidate exists (source dataset absent, or none in the pool and splits)."""
 
-COLUMNS: tuple[str, ...] = (
-    "id", "split", "polarity", "pool", "score", "meld_emotion", "iemocap_emotion",
-    "score_neighbour", "score_cosine", "meld_emotion_neighbour", "meld_emotion_cosine",
-    "iemocap_emotion_neighbour", "iemocap_emotion_cosine")
-"""The per-dataset audit table, in order (the caller adds `text`)."""
+
+def columns_of(schema: LabelSchema) -> tuple[str, ...]:
+    """The per-dataset audit table's columns, in order (the caller adds `text`)."""
+    return ("id", "split", "polarity", "pool", *schema.slots,
+            *(f"{slot}_{what}" for slot in schema.slots for what in ("neighbour", "cosine")))
+
+
+COLUMNS: tuple[str, ...] = columns_of(DEFAULT_SCHEMA)
+"""The audit table of the paper's layout."""
 
 
 class LabelError(ValueError):
@@ -70,27 +70,17 @@ class LabelError(ValueError):
 
 def polarity_pool(dataset: str, sentiment: str, emotion: str) -> str:
     """The polarity pool of one sample: positive, negative or neutral (raises ValueError on unknown values)."""
-    if dataset in ("mosi", "mosei", "meld"):
-        pool = sentiment.strip().lower()
-        if pool not in POLARITIES:
-            what = "annotation" if dataset != "meld" else "Sentiment"
-            raise ValueError(f"unknown {what} {sentiment!r} (expected Positive, Negative or Neutral)")
-        return pool
-    if dataset == "iemocap":
-        code = emotion.strip().lower()
-        if code not in IEMOCAP_ALL_CODES:
-            raise ValueError(f"unknown IEMOCAP label {emotion!r} (expected one of {', '.join(IEMOCAP_ALL_CODES)})")
-        return "neutral" if code == "neu" else "positive" if code in ("hap", "exc") else "negative"
-    raise ValueError(f"unknown dataset {dataset!r} (expected one of {', '.join(DATASETS)})")
+    return datasets.get(dataset).pool(sentiment, emotion)
 
 
 @dataclass(frozen=True, eq=False)
 class Samples:
     """The utterances of every dataset and split taken into the transfer, one row each, as columns.
 
-    sentiment: MOSI/MOSEI `annotation`, MELD `Sentiment` (any case); unused for IEMOCAP.
-    score: MOSI/MOSEI `label`; unused (NaN) elsewhere.
-    emotion: MELD `Emotion` word or IEMOCAP code (any case); unused for MOSI/MOSEI.
+    sentiment: the column a dataset's pool comes from (MOSI/MOSEI `annotation`, MELD `Sentiment`, any
+    case); unused where the pool comes from the emotion.
+    score: a score dataset's own score; unused (NaN) elsewhere.
+    emotion: an emotion dataset's own code (any case); unused for score datasets.
     Row order matters: it is the candidate order that breaks ties.
     """
 
@@ -114,32 +104,26 @@ class Samples:
         pools = np.empty(n, dtype=object)
         seen: dict[str, int] = {}
         for i in range(n):
-            ident, dataset, split = columns["id"][i], columns["dataset"][i], columns["split"][i]
+            ident, name, split = columns["id"][i], columns["dataset"][i], columns["split"][i]
             where = f"record {ident!r} (row {i})"
             if not isinstance(ident, str) or not ident:
                 raise LabelError(f"row {i}: id must be a non-empty string, got {ident!r}")
             if ident in seen:
                 raise LabelError(f"{where}: duplicate id, first at row {seen[ident]}")
             seen[ident] = i
-            if dataset not in DATASETS:
-                raise LabelError(f"{where}: unknown dataset {dataset!r} (expected one of {', '.join(DATASETS)})")
+            if name not in datasets.REGISTRY:
+                raise LabelError(f"{where}: unknown dataset {name!r} (expected one of {', '.join(datasets.NAMES)})")
             if split not in SPLITS:
                 raise LabelError(f"{where}: unknown split {split!r} (expected one of {', '.join(SPLITS)})")
+            dataset = datasets.get(name)
             sentiment, emotion = columns["sentiment"][i], columns["emotion"][i]
             try:
-                if dataset in ("mosi", "mosei", "meld") and not isinstance(sentiment, str):
-                    raise ValueError(f"sentiment must be a string, got {sentiment!r}")
-                if dataset in ("meld", "iemocap") and not isinstance(emotion, str):
-                    raise ValueError(f"emotion must be a string, got {emotion!r}")
-                pools[i] = polarity_pool(dataset, sentiment if isinstance(sentiment, str) else "",
-                                         emotion if isinstance(emotion, str) else "")
-                if dataset in ("mosi", "mosei") and not math.isfinite(columns["score"][i]):
-                    raise ValueError(f"score must be a finite number, got {self.score[i]!r}")
-                if dataset == "meld" and emotion.strip().lower() not in MELD_EMOTIONS:
-                    raise ValueError(f"unknown MELD emotion {emotion!r} (expected one of {', '.join(MELD_EMOTIONS)})")
+                dataset.check_transfer_row(sentiment, float(columns["score"][i]), emotion)
+                pools[i] = dataset.pool(sentiment if isinstance(sentiment, str) else "",
+                                        emotion if isinstance(emotion, str) else "")
             except ValueError as err:
-                raise LabelError(f"{where}, {dataset}/{split}: {err}") from None
-            if dataset in ("meld", "iemocap"):
+                raise LabelError(f"{where}, {name}/{split}: {err}") from None
+            if dataset.kind == "emotion":
                 columns["emotion"][i] = emotion.strip().lower()
         for name, column in columns.items():
             object.__setattr__(self, name, column)
@@ -158,36 +142,41 @@ class Samples:
 
 
 @dataclass(frozen=True, eq=False)
-class UniversalLabels:
+class Transfer:
     """The transfer's result, one entry per input row (same order).
 
-    polarity: sign of the own score for MOSI/MOSEI (UNIMSE.md section 3), the pool otherwise; it
+    polarity: sign of the own score for score datasets (UNIMSE.md section 3), the pool otherwise; it
     differs from `pool` only where a MOSI/MOSEI annotation disagrees with its score's sign.
+    values[slot]: the slot's value per row (also readable as `.score`, `.meld_emotion`, ...).
     neighbour[slot]: row index of the sample the slot was copied from, -1 where not matched.
     cosine[slot]: that neighbour's cosine similarity, NaN where not matched.
     status[slot]: one of STATUSES.
     """
 
     samples: Samples
+    schema: LabelSchema
     neighbour_splits: tuple[str, ...]
     polarity: np.ndarray
-    score: np.ndarray
-    meld_emotion: np.ndarray
-    iemocap_emotion: np.ndarray
+    values: Mapping[str, np.ndarray]
     neighbour: Mapping[str, np.ndarray]
     cosine: Mapping[str, np.ndarray]
     status: Mapping[str, np.ndarray]
     zero_vectors: int
 
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
     def columns(self, dataset: str | None = None) -> dict[str, list[Any]]:
-        """The audit table (COLUMNS) of one dataset, or of every row; neighbour ids are '' where none."""
+        """The audit table (`columns_of(schema)`) of one dataset, or of every row; neighbour ids are '' where none."""
         rows = np.arange(len(self.samples)) if dataset is None else np.flatnonzero(self.samples.dataset == dataset)
         out: dict[str, list[Any]] = {
             "id": self.samples.id[rows].tolist(), "split": self.samples.split[rows].tolist(),
             "polarity": self.polarity[rows].tolist(), "pool": self.samples.pool[rows].tolist(),
-            "score": self.score[rows].tolist(), "meld_emotion": self.meld_emotion[rows].tolist(),
-            "iemocap_emotion": self.iemocap_emotion[rows].tolist()}
-        for slot in SLOTS:
+            **{slot: self.values[slot][rows].tolist() for slot in self.schema.slots}}
+        for slot in self.schema.slots:
             index = self.neighbour[slot][rows]
             out[f"{slot}_neighbour"] = [self.samples.id[j] if j >= 0 else "" for j in index]
             out[f"{slot}_cosine"] = self.cosine[slot][rows].tolist()
@@ -195,19 +184,26 @@ class UniversalLabels:
 
 
 def transfer(samples: Samples, embeddings: np.ndarray | sp.spmatrix | sp.sparray,
-             config: LabelsConfig) -> UniversalLabels:
-    """Universal labels for `samples` from their `embeddings` (one row each, any scale; zero rows allowed)."""
-    n = len(samples)
-    search = _search(_checked_rows(embeddings, samples), config.chunk_size)
+             config: LabelsConfig, schema: LabelSchema = DEFAULT_SCHEMA) -> Transfer:
+    """Universal labels for `samples` from their `embeddings` (one row each, any scale; zero rows allowed).
 
-    values = {slot: np.empty(n, dtype=np.float64 if slot == "score" else object) for slot in SLOTS}
-    status = {slot: np.empty(n, dtype=object) for slot in SLOTS}
-    neighbour = {slot: np.full(n, -1, dtype=np.int64) for slot in SLOTS}
-    cosine = {slot: np.full(n, np.nan) for slot in SLOTS}
-    own = {"score": samples.score, "meld_emotion": samples.emotion, "iemocap_emotion": samples.emotion}
-    for slot in SLOTS:
-        mine = np.isin(samples.dataset, SLOT_SOURCES[slot])
-        values[slot][:] = NEUTRAL_DEFAULT[slot]
+    `schema` (the run's `LabelSchema.of(data.datasets)`) gives the slots; every sample's dataset must be in it."""
+    n = len(samples)
+    outside = sorted(set(samples.dataset.tolist()) - set(schema.datasets))
+    if outside:
+        raise LabelError(f"samples of {', '.join(outside)}, which the label layout "
+                         f"({', '.join(schema.datasets)}: data.datasets) does not list")
+    search = _search(_checked_rows(embeddings, samples), config.chunk_size)
+    slots, sources = schema.slots, schema.slot_sources
+
+    values = {slot: np.empty(n, dtype=np.float64 if slot == "score" else object) for slot in slots}
+    status = {slot: np.empty(n, dtype=object) for slot in slots}
+    neighbour = {slot: np.full(n, -1, dtype=np.int64) for slot in slots}
+    cosine = {slot: np.full(n, np.nan) for slot in slots}
+    own = {slot: samples.score if slot == "score" else samples.emotion for slot in slots}
+    for slot in slots:
+        mine = np.isin(samples.dataset, sources[slot])
+        values[slot][:] = schema.neutral_default[slot]
         values[slot][mine] = own[slot][mine]
         status[slot][:] = "neutral"
         status[slot][mine] = "own"
@@ -215,9 +211,9 @@ def transfer(samples: Samples, embeddings: np.ndarray | sp.spmatrix | sp.sparray
     allowed = np.isin(samples.split, config.neighbour_splits)
     for pool in MATCHED_POOLS:
         in_pool = samples.pool == pool
-        # The rows of each slot's source group in this pool: a group's rows lack the two other slots.
-        group = {slot: np.flatnonzero(in_pool & np.isin(samples.dataset, SLOT_SOURCES[slot])) for slot in SLOTS}
-        for slot_a, slot_b in itertools.combinations(SLOTS, 2):
+        # The rows of each slot's source group in this pool: a group's rows lack the other slots.
+        group = {slot: np.flatnonzero(in_pool & np.isin(samples.dataset, sources[slot])) for slot in slots}
+        for slot_a, slot_b in itertools.combinations(slots, 2):
             a, b = group[slot_a], group[slot_b]
             if len(a) == 0 or len(b) == 0:
                 continue
@@ -226,24 +222,23 @@ def transfer(samples: Samples, embeddings: np.ndarray | sp.spmatrix | sp.sparray
             for slot, queries, best in ((slot_b, a, best_for_a), (slot_a, b, best_for_b)):
                 neighbour[slot][queries] = best
                 status[slot][queries] = np.where(best >= 0, "matched", "no_candidate")
-        for slot in SLOTS:
+        for slot in slots:
             # A slot whose source group is empty in this pool: nothing to copy.
-            lacking = np.flatnonzero(in_pool & ~np.isin(samples.dataset, SLOT_SOURCES[slot]))
+            lacking = np.flatnonzero(in_pool & ~np.isin(samples.dataset, sources[slot]))
             status[slot][lacking[neighbour[slot][lacking] < 0]] = "no_candidate"
 
-    for slot in SLOTS:
+    for slot in slots:
         matched = np.flatnonzero(neighbour[slot] >= 0)
         values[slot][matched] = own[slot][neighbour[slot][matched]]
         cosine[slot][matched] = search.cosine(matched, neighbour[slot][matched])
 
     polarity = samples.pool.copy()
-    msa = np.isin(samples.dataset, SLOT_SOURCES["score"])
-    score = samples.score[msa]
-    polarity[msa] = np.where(score > 0, "positive", np.where(score < 0, "negative", "neutral"))
-    return UniversalLabels(samples=samples, neighbour_splits=tuple(config.neighbour_splits), polarity=polarity,
-                           score=values["score"], meld_emotion=values["meld_emotion"],
-                           iemocap_emotion=values["iemocap_emotion"], neighbour=neighbour, cosine=cosine,
-                           status=status, zero_vectors=search.zero_vectors)
+    scored = np.isin(samples.dataset, sources["score"])
+    score = samples.score[scored]
+    polarity[scored] = np.where(score > 0, "positive", np.where(score < 0, "negative", "neutral"))
+    return Transfer(samples=samples, schema=schema, neighbour_splits=tuple(config.neighbour_splits),
+                    polarity=polarity, values=values, neighbour=neighbour, cosine=cosine, status=status,
+                    zero_vectors=search.zero_vectors)
 
 
 def _search(rows: np.ndarray | sp.csr_matrix, chunk_size: int) -> _DenseSearch | _SparseSearch:
@@ -439,19 +434,20 @@ def _checked_rows(embeddings: Any, samples: Samples) -> np.ndarray | sp.csr_matr
     return rows
 
 
-def summarize(result: UniversalLabels) -> dict[str, Any]:
+def transfer_summary(result: Transfer) -> dict[str, Any]:
     """JSON-ready counts: pools, label values, slot statuses, neighbour splits and cosine quantiles."""
     samples = result.samples
-    present = [d for d in DATASETS if np.any(samples.dataset == d)]
+    listed = result.schema.datasets
+    present = [d for d in listed if np.any(samples.dataset == d)]
     out: dict[str, Any] = {
         "neighbour_splits": list(result.neighbour_splits),
         "datasets": present,
-        "absent_datasets": [d for d in DATASETS if d not in present],
+        "absent_datasets": [d for d in listed if d not in present],
         "rows": {d: int(np.sum(samples.dataset == d)) for d in present},
         "zero_vectors": result.zero_vectors,
         "pools": {}, "empty_pools": [], "pool_polarity_mismatch": {}, "labels": {}, "status": {},
         "neighbour_splits_used": {}, "cosine": {}}
-    values = {"score": result.score, "meld_emotion": result.meld_emotion, "iemocap_emotion": result.iemocap_emotion}
+    values = result.values
     for d in present:
         mine = samples.dataset == d
         out["pools"][d] = {p: int(np.sum(mine & (samples.pool == p))) for p in POLARITIES}
@@ -461,7 +457,7 @@ def summarize(result: UniversalLabels) -> dict[str, Any]:
         out["status"][d] = {}
         out["neighbour_splits_used"][d] = {}
         out["cosine"][d] = {}
-        for slot in SLOTS:
+        for slot in result.schema.slots:
             column = values[slot][mine]
             if slot == "score":
                 # Scores are continuous: count them by the Acc-7 class round(clip(x, -3, 3)).

@@ -16,84 +16,27 @@ from typing import Any
 
 import numpy as np
 
-from unimse_core import text
+from unimse_core import datasets
 from unimse_core.config import FeaturesConfig, TextConfig
+from unimse_core.datasets import SPLITS
 from unimse_core.features import pack
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.io.raw import Features, LabelTable, match_ids
-from unimse_core.io.tables import read_table
-
-SPLITS = ("train", "valid", "test")
-UL_COLUMNS = ("id", "split", "polarity", "score", "meld_emotion", "iemocap_emotion")
-
-
-@dataclass(frozen=True)
-class UniversalLabels:
-    """The labels stage's table of one dataset (data/labels/<dataset>.csv), keyed by id."""
-
-    path: Path
-    row: dict[str, int]
-    split: list[str]
-    polarity: list[str]
-    score: np.ndarray
-    meld_emotion: list[str]
-    iemocap_emotion: list[str]
-
-
-def read_universal_labels(path: str | Path) -> UniversalLabels:
-    path = Path(path)
-    columns = read_table(path, UL_COLUMNS)
-    row: dict[str, int] = {}
-    for i, uid in enumerate(columns["id"]):
-        if uid in row:
-            raise RawDataError(path, f"duplicate id {uid!r} (first on line {row[uid] + 2})", f"line {i + 2}")
-        row[uid] = i
-    try:
-        score = np.array([float(s) for s in columns["score"]], dtype=np.float64)
-    except ValueError as err:
-        raise RawDataError(path, f"column score: expected numbers ({err})") from None
-    return UniversalLabels(path, row, columns["split"], columns["polarity"], score, columns["meld_emotion"],
-                           columns["iemocap_emotion"])
-
-
-def input_texts(table: LabelTable, config: TextConfig) -> list[str]:
-    """The model input of every row of `table` (context windows built from the whole table)."""
-    if table.dataset in ("mosi", "mosei"):
-        return text.msa_inputs(table.texts, prefix=config.prefix)
-    if table.dataset == "meld":
-        # dialogues are "<split>/<Dialogue_ID>": one call cannot mix the splits' colliding ids
-        return text.meld_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
-                                prefix=config.prefix, window=config.window, causal=config.causal)
-    # IEMOCAP: context from every turn of the dialogue that has text, the six classes or not
-    spoken = [i for i, t in enumerate(table.texts) if t.strip()]
-    inputs = [""] * len(table)
-    built = text.iemocap_inputs([table.dialogues[i] for i in spoken], table.starts[spoken],
-                                [table.speakers[i] for i in spoken], [table.texts[i] for i in spoken],
-                                prefix=config.prefix, window=config.window, causal=config.causal,
-                                iemocap_context=config.iemocap_context)
-    for i, value in zip(spoken, built):
-        inputs[i] = value
-    return inputs
-
-
-def gold_fields(table: LabelTable, i: int) -> tuple[float, str]:
-    """(gold score, gold emotion word) of row i: what the metrics compare predictions with."""
-    if table.dataset in ("mosi", "mosei"):
-        return float(table.scores[i]), ""
-    if table.dataset == "meld":
-        return float("nan"), table.emotions[i]
-    return float("nan"), text.iemocap_word(table.codes[i])
+from unimse_core.io.universal_labels import UniversalLabels
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 
 
 def preprocess(table: LabelTable, universal: UniversalLabels, features: Features | None, *,
                text_config: TextConfig, features_config: FeaturesConfig,
-               release_features: bool = True) -> tuple[dict[str, SplitArrays], dict[str, Any]]:
+               release_features: bool = True, schema: LabelSchema = DEFAULT_SCHEMA
+               ) -> tuple[dict[str, SplitArrays], dict[str, Any]]:
     """The rows of every split of one dataset, and statistics of what each policy did.
 
-    `table` must have its splits (IEMOCAP: `assign_iemocap_splits` first). `features` None means
+    `table` must have its splits (`Dataset.with_splits` first). `features` None means
     text-only: every sequence is empty. Raises RawDataError naming the file and id on a row that
-    the universal-label table lacks, and on a split left empty.
+    the universal-label table lacks, and on a split left empty. `schema` is the run's label layout
+    (`LabelSchema.of(data.datasets)`); `universal` must hold its slots.
 
     `release_features` (default) consumes `features`: each raw sequence's entry in
     `features.audio`/`features.video` is set to None as soon as it is packed, and those no row
@@ -103,7 +46,9 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
     all of them). False leaves `features` untouched.
     """
     dataset = table.dataset
-    used = np.ones(len(table), dtype=bool) if table.in_classes is None else table.in_classes.copy()
+    spec = datasets.get(dataset)
+    in_classes = spec.used_rows(table)
+    used = np.ones(len(table), dtype=bool) if in_classes is None else np.array(in_classes, dtype=bool)
     stats: dict[str, Any] = {"dataset": dataset, "rows_in": int(used.sum()), "text_only": features is None,
                              "other_codes_skipped": int((~used).sum())}
 
@@ -140,7 +85,7 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
                 used[absent] = False
     stats["missing_policy"] = features_config.missing
 
-    inputs = input_texts(table, text_config)
+    inputs = spec.input_texts(table, text_config)
     targets = [""] * len(table)
     slot_dropped: Counter[str] = Counter()
     slot_reset: Counter[str] = Counter()
@@ -152,19 +97,21 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
         if universal.split[j] != split:
             raise RawDataError(universal.path, f"split {universal.split[j]!r}, but the raw data says {split!r}",
                                f"id {uid!r}")
-        iemocap_code = universal.iemocap_emotion[j]
-        if iemocap_code not in text.IEMOCAP_CODES:
-            # A transferred IEMOCAP slot outside the six classes (only with labels.iemocap_other_codes:
-            # include, as the reference): such training samples are dropped as the reference drops
-            # them; dev and test rows keep their place with the neutral default in that slot.
+        values = {slot: universal.values[slot][j] for slot in schema.slots}
+        outside = [slot for slot in schema.slots[1:] if values[slot] not in schema.owner(slot).codes]
+        if outside:
+            # A transferred emotion slot outside its dataset's classes (only with
+            # labels.iemocap_other_codes: include, as the reference): such training samples are
+            # dropped as the reference drops them; dev and test rows keep their place with the
+            # neutral default in that slot.
             if split == "train":
                 used[i] = False
                 slot_dropped[split] += 1
                 continue
-            iemocap_code = "neu"
+            values.update({slot: schema.neutral_default[slot] for slot in outside})
             slot_reset[split] += 1
-        targets[i] = text.target(universal.polarity[j], universal.score[j], universal.meld_emotion[j], iemocap_code,
-                                 text_config.score_decimals)
+        targets[i] = schema.target(universal.polarity[j], values, text_config.score_decimals)
+    # named for IEMOCAP, the one dataset whose table holds codes outside its classes
     stats["iemocap_slot_dropped"] = dict(slot_dropped)
     stats["iemocap_slot_reset"] = dict(slot_reset)
 
@@ -199,7 +146,7 @@ def preprocess(table: LabelTable, universal: UniversalLabels, features: Features
                 _release(features, done, modality)
             stats["nonfinite_values"][modality] += packed[modality].nonfinite_values
             stats["nonfinite_utterances"][modality] += packed[modality].nonfinite_utterances
-        gold = [gold_fields(table, i) for i in rows]
+        gold = [spec.gold(table, i) for i in rows]
         groups[split] = SplitArrays(
             ids=[table.ids[i] for i in rows], dataset=[dataset] * len(rows), inputs=[inputs[i] for i in rows],
             targets=[targets[i] for i in rows], gold_score=np.array([g[0] for g in gold], dtype=np.float32),

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from unimse_core import datasets as registry
 from unimse_core.io import raw
 from unimse_core.io.download import download
 from unimse_core.io.errors import RawDataError
@@ -26,12 +27,9 @@ from unimse_core.io.manifest import SPLITS, FileCheck, Manifest, ManifestEntry, 
 from unimse_core.io.safe_pickle import load_pickle
 
 REPORT_SCHEMA = 1
-LABEL_KINDS = ("msa_labels", "meld_labels", "iemocap_labels")
+LABEL_KINDS = tuple(dict.fromkeys(k for d in registry.REGISTRY.values() for k in d.label_kinds))
 FEATURE_KINDS = ("msa_features", "erc_features")
 EXAMPLES = 5  # unmatched ids quoted in the report, per direction
-# Datasets whose label table has no split column: a split the features leave empty falls back on
-# the shipped reference split (docs/raw-data.md, "IEMOCAP split") instead of being a problem.
-REFERENCE_SPLIT_DATASETS = ("iemocap",)
 
 
 @dataclass(frozen=True)
@@ -119,16 +117,8 @@ class Policies:
 
 def _read_labels(dataset: str, files: list[Located], encodings: Mapping[str, str | None],
                  c1_controls: raw.C1Policy) -> raw.LabelTable:
-    if dataset in ("mosi", "mosei"):
-        (only,) = files
-        return raw.read_msa_labels(only.path, dataset, encoding=encodings.get(only.path.as_posix()),
-                                   c1_controls=c1_controls)
-    if dataset == "meld":
-        return raw.read_meld_labels({f.entry.split: f.path for f in files},
-                                    encodings={f.entry.split: encodings.get(f.path.as_posix()) for f in files},
-                                    c1_controls=c1_controls)
-    (only,) = files
-    return raw.read_iemocap_labels(only.path, encoding=encodings.get(only.path.as_posix()), c1_controls=c1_controls)
+    return registry.get(dataset).read_labels(
+        [registry.LabelFile(f.entry.split, f.path, encodings.get(f.path.as_posix())) for f in files], c1_controls)
 
 
 def _read_features(dataset: str, located: Located, padding: str = "auto") -> raw.Features:
@@ -174,22 +164,9 @@ def _verify_dataset(dataset: str, files: list[Located], *, text_only: bool, poli
         summary["decodings"] = {path: d.to_json() for path, d in labels.decodings.items()}
         summary["c1_controls"] = policies.c1_controls
         splits = labels.splits
-        if dataset == "iemocap":
-            # The csv has no split column and rows outside the six classes are not used: count the
-            # six-class rows per split, the split coming from the features or the reference split.
-            labels = raw.assign_iemocap_splits(labels, features)
-            splits = [split for split, used in zip(labels.splits, labels.in_classes) if used]
-            summary["other_codes"] = dict(labels.other_codes)
-            from_features = features is not None and features.defines_splits
-            summary["split_source"] = "features" if from_features else "reference"
-            if from_features:
-                disagree = raw.iemocap_split_check(labels)
-                summary["reference_split_mismatch"] = len(disagree)
-                summary.setdefault("unmatched", {})["reference_split_mismatch"] = disagree
-                if disagree and not report_policy:
-                    problems.append(f"{summary['features']}: {len(disagree)} six-class utterance(s) lie in another "
-                                    f"split than the reference split (unimse_core/io/iemocap_split.json), e.g. "
-                                    f"{disagree[:EXAMPLES]} {hint}")
+        labels, splits, split_problems = registry.get(dataset).verify_splits(
+            summary, labels, features, report_policy=report_policy, hint=hint)
+        problems.extend(split_problems)
         counts = _split_counts(splits)
         summary["label_counts"] = counts
         for f in label_files:
@@ -209,7 +186,8 @@ def _verify_dataset(dataset: str, files: list[Located], *, text_only: bool, poli
                                                       for m, ids in features.modality_missing_ids.items()})
         differences.extend(_count_differences(feature_files[0], counts, "utterances with features"))
         empty = [split for split, n in counts.items() if n == 0]
-        if empty and dataset not in REFERENCE_SPLIT_DATASETS:
+        # a dataset whose labels hold no split falls back on its shipped split (docs/raw-data.md)
+        if empty and not registry.get(dataset).reference_split:
             problems.append(f"{feature_files[0].path}: split(s) {', '.join(empty)} hold no utterance")
     summary["count_differences"] = differences
     if differences and not report_policy:
@@ -244,7 +222,7 @@ def _summarise_match(summary: dict[str, Any], labels: raw.LabelTable, features: 
         examples={"labels_without_features": match.labels_without_features[:EXAMPLES],
                   "features_without_labels": match.features_without_labels[:EXAMPLES],
                   "split_mismatch": match.split_mismatch[:EXAMPLES]})
-    if labels.dataset in ("mosi", "mosei"):
+    if registry.get(labels.dataset).kind == "score":
         summary["split_matching"] = dict(match.split_matching)
         summary["score_check"] = {"compared": match.score_compared, "mismatched": len(match.score_mismatch),
                                   "max_abs_diff": match.score_max_diff if np.isfinite(match.score_max_diff) else None,
@@ -409,16 +387,14 @@ def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = Tr
         padding = summary.get("padding", "auto") if summary.get("padding") in ("left", "right") else "auto"
         feature_table = _read_features(dataset, Located(ManifestEntry(path=path, dataset=dataset,
                                                                       kind=entries[path]["kind"]), Path(path)), padding)
-    if dataset == "iemocap":
-        labels = raw.assign_iemocap_splits(labels, feature_table)
-    return labels, feature_table
+    return registry.get(dataset).with_splits(labels, feature_table), feature_table
 
 
-def label_tables(report_path: Path, datasets: Sequence[str], *, text_only: bool) -> dict[str, raw.LabelTable]:
-    """The verified label tables of `datasets` (IEMOCAP's splits from its features unless text-only)."""
+def label_tables(report_path: Path, names: Sequence[str], *, text_only: bool) -> dict[str, raw.LabelTable]:
+    """The verified label tables of `names` (a split read from the features unless text-only)."""
     report = json.loads(Path(report_path).read_text(encoding="utf-8"))
-    return {d: open_dataset(report, d, features=(d == "iemocap" and not text_only), source=str(report_path))[0]
-            for d in datasets}
+    return {d: open_dataset(report, d, features=registry.get(d).splits_need_features and not text_only,
+                            source=str(report_path))[0] for d in names}
 
 
 def policy_notes(report: Mapping[str, Any]) -> list[str]:

@@ -571,7 +571,7 @@ class Summary:
     n: int
 
 
-def summarize(values: Sequence[float]) -> Summary:
+def summarize_seeds(values: Sequence[float]) -> Summary:
     finite = [float(v) for v in values if math.isfinite(v)]
     if not finite:
         return Summary(math.nan, math.nan, 0)
@@ -588,7 +588,7 @@ def aggregate(metrics: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, d
         for name in names:
             values = [(r.get(dataset) or {}).get(name) for r in metrics]
             numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            out.setdefault(dataset, {})[name] = summarize(numbers)
+            out.setdefault(dataset, {})[name] = summarize_seeds(numbers)
     return out
 
 

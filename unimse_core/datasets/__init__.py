@@ -1,0 +1,35 @@
+"""The dataset registry: name -> the module-level `DATASET` of unimse_core/datasets/<name>.py.
+
+The rest of the code iterates over the registry (in its order, which is the order of candidates
+that breaks cosine ties in the label transfer) and never branches on a dataset's name; adding a
+dataset is writing its module and its entry here (docs/adding-a-dataset.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from unimse_core.datasets import iemocap, meld, mosei, mosi
+from unimse_core.datasets.base import POLARITIES, SPLITS, Dataset, LabelFile, TransferRow
+
+REGISTRY: dict[str, Dataset] = {d.name: d for d in (mosi.DATASET, mosei.DATASET, meld.DATASET, iemocap.DATASET)}
+NAMES: tuple[str, ...] = tuple(REGISTRY)
+PAPER_DATASETS: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
+"""The paper's four, in its order: the default `data.datasets` and the default label layout."""
+
+
+def get(name: str) -> Dataset:
+    """The registered dataset `name`; ValueError listing the registered names otherwise."""
+    try:
+        return REGISTRY[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown dataset {name!r} (expected one of {', '.join(NAMES)})") from None
+
+
+def of_kind(kind: str, names: Iterable[str] = NAMES) -> tuple[str, ...]:
+    """The datasets among `names` (in that order) whose label kind is `kind` (score or emotion)."""
+    return tuple(n for n in names if get(n).kind == kind)
+
+
+__all__ = ["NAMES", "PAPER_DATASETS", "POLARITIES", "REGISTRY", "SPLITS", "Dataset", "LabelFile", "TransferRow",
+           "get", "of_kind"]
