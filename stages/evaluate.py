@@ -18,8 +18,9 @@ from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import EvaluateConfig, LoaderConfig, TextConfig
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
-from unimse_core.io.hdf5 import list_groups, read_h5
+from unimse_core.io.hdf5 import list_groups, read_attrs, read_h5
 from unimse_core.io.tables import write_table
+from unimse_core.universal import LabelSchema
 
 
 
@@ -49,8 +50,9 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
         if not groups:
             raise RawDataError(merged, "no test/<dataset> group to evaluate")
         tests = {d: read_h5(merged, g, mmap_over_bytes=loader_config.mmap_over_bytes) for d, g in groups.items()}
+        schema = LabelSchema.of_merged(read_attrs(merged))
         check_model_folder(model_dir)
-    except (RawDataError, FileNotFoundError) as err:
+    except (RawDataError, FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     transformers_logging.disable_progress_bar()  # "Loading weights" would bury the table
     try:
@@ -58,7 +60,7 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
         model = load_model(model_dir)
         results = evaluate_tests(model, tests, tokenizer, loader_config, runtime(config),
                                  max_new_tokens=config.max_new_tokens, constrained=config.constrained,
-                                 score_decimals=score_decimals)
+                                 score_decimals=score_decimals, schema=schema)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     with atomic_dir(predictions) as tmp:

@@ -46,7 +46,8 @@ def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -
         raise click.ClickException(str(err)) from None
     sources = {**dataset_sources(verified, dataset), labels.as_posix(): sha256_file(labels)}
     write_h5(out, groups, {"dataset": dataset, "config": {"text": to_dict(text_config),
-                                                          "features": to_dict(features_config)},
+                                                          "features": to_dict(features_config),
+                                                          "label_layout": list(schema.datasets)},
                            "sources": sources, "stats": stats})
     dropped = sum(stats["iemocap_slot_dropped"].values())
     missing = sum(stats["missing_features"].values())

@@ -22,6 +22,7 @@ from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import read_attrs, read_h5
 from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
+from unimse_core.universal import LabelSchema
 
 
 
@@ -72,6 +73,10 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     text_config = _text_config(merged)  # read before hours of training, not after
+    try:
+        schema = LabelSchema.of_merged(read_attrs(merged))
+    except ValueError as err:
+        raise click.ClickException(f"{merged}: {err}") from None
     rt = runtime(config)
     seed_everything(config.seed)
     model = build_model(model_config, tokenizer)
@@ -84,7 +89,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         task = bar.add_task("train", total=None)
         state = train(model, tokenizer, train_arrays, dev_arrays, config=config, loader_config=loader_config,
                       checkpoints=checkpoints, run_id=identity, log=live or (lambda event: None),
-                      progress=lambda step, per_epoch: bar.update(task, completed=step))
+                      progress=lambda step, per_epoch: bar.update(task, completed=step), schema=schema)
     if not rt.is_main:
         return
     best = checkpoints / BEST

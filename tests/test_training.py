@@ -216,7 +216,7 @@ class ScriptedDev:
     def __init__(self, values: list[float]):
         self.values, self.calls = values, 0
 
-    def __call__(self, model, arrays, tokenizer, loader_config, rt, *, max_new_tokens):
+    def __call__(self, model, arrays, tokenizer, loader_config, rt, *, max_new_tokens, schema=None):
         value = self.values[self.calls]
         self.calls += 1
         return {"mosi": {"Mult_acc_7": value, "unparsable": 0}}, -value, []

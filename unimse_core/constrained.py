@@ -3,14 +3,14 @@
 
 The grammar, on characters, no spaces:
 
-    label    = polarity "," score "," meld "," iemocap
+    label    = polarity "," score ("," emotion)*   one emotion field per emotion slot of the layout
+                                                 (unimse_core.universal.LabelSchema; the paper's: meld, iemocap)
     polarity = positive | negative | neutral
     score    = ["-"] digit ["." digit{1..d}]   digit in 0..3; |score| <= 3 (3 takes only zero decimals);
                                                 d = max(1, score_decimals): format_score writes 1.0 at 0 decimals
-    meld     = one of text.MELD_EMOTIONS
-    iemocap  = one of text.IEMOCAP_EMOTIONS (the words, as in the targets)
+    emotion  = one of the slot's dataset's words (as in the targets; MELD_EMOTIONS, IEMOCAP_EMOTIONS)
 
-Every string of this language parses (`text.parse_target(s).valid`, tested).
+Every string of this language parses (`LabelSchema.parse(s).valid`, tested).
 
 `LabelConstraint` is a transformers LogitsProcessor built for one tokenizer, computed as tensors.
 Once per tokenizer it builds an automaton: the grammar as a character DFA (`LabelGrammar.automaton`:
@@ -49,7 +49,7 @@ import numpy as np
 import torch
 from transformers import LogitsProcessor
 
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.universal import DEFAULT_SCHEMA, POLARITIES, LabelSchema
 
 MAX_SCORE_DIGIT = 3  # |score| <= 3
 
@@ -63,12 +63,14 @@ def decode_texts(tokenizer: Any, sequences: Any) -> list[str]:
 class LabelGrammar:
     """The universal-label language as a prefix check on characters."""
 
-    def __init__(self, score_decimals: int):
+    def __init__(self, score_decimals: int, schema: LabelSchema = DEFAULT_SCHEMA):
         if isinstance(score_decimals, bool) or not isinstance(score_decimals, int) or score_decimals < 0:
             raise ValueError(f"score_decimals must be an integer >= 0, got {score_decimals!r}")
         self.score_decimals = score_decimals
         self.max_decimals = max(1, score_decimals)
-        self.words: tuple[tuple[str, ...] | None, ...] = (POLARITIES, None, MELD_EMOTIONS, IEMOCAP_EMOTIONS)
+        # polarity, score (None: a number), then each emotion slot of the run's layout
+        self.words: tuple[tuple[str, ...] | None, ...] = (POLARITIES, None,
+                                                          *(schema.words(slot) for slot in schema.slots[1:]))
         self._score = re.compile(rf"-?([0-{MAX_SCORE_DIGIT}])(?:\.([0-9]*))?")
         self._cache: dict[str, int | None] = {}
         # Fewest characters of each field: the shortest word, or one digit.
@@ -181,9 +183,10 @@ class LabelConstraint(LogitsProcessor):
 
     UNREACHABLE = 1 << 20
 
-    def __init__(self, tokenizer: Any, *, score_decimals: int, max_new_tokens: int, start_tokens: int = 1):
+    def __init__(self, tokenizer: Any, *, score_decimals: int, max_new_tokens: int, start_tokens: int = 1,
+                 schema: LabelSchema = DEFAULT_SCHEMA):
         self.tokenizer = tokenizer
-        self.grammar = LabelGrammar(score_decimals)
+        self.grammar = LabelGrammar(score_decimals, schema)
         self.max_new_tokens = max_new_tokens
         self.start_tokens = start_tokens
         shortest = self.grammar.shortest_label()

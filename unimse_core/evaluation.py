@@ -28,18 +28,25 @@ from unimse_core.constrained import LabelConstraint, decode_texts
 from unimse_core.data import make_loader
 from unimse_core.features import pack
 from unimse_core.io.hdf5 import SplitArrays
-from unimse_core.metrics import MSA_DATASETS, dataset_metrics
+from unimse_core import datasets
+from unimse_core.datasets.base import CLASS_METRICS, SCORE_METRICS
+from unimse_core.metrics import dataset_metrics
 from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
-from unimse_core.text import msa_input, parse_target
+from unimse_core.text import msa_input
+from unimse_core.universal import DEFAULT_SCHEMA, UNPARSABLE, LabelSchema
 from unimse_core.training import Runtime, generate_fitting, to_device
 
-# metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for MELD/IEMOCAP, then the count.
-MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
-                                "Non0_acc_2", "Non0_F1_score")
-CLASS_METRICS: tuple[str, ...] = ("acc", "weighted_f1")
-UNPARSABLE = "unparsable"
-TABLE_COLUMNS: tuple[str, ...] = ("id", "input", "target", "generated", "polarity", "score", "meld_emotion",
-                                  "iemocap_emotion", "parse_error", "prediction", "gold")
+# metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for emotion datasets, then the count.
+MSA_METRICS: tuple[str, ...] = SCORE_METRICS
+
+
+def table_columns(schema: LabelSchema) -> tuple[str, ...]:
+    """The prediction table's columns: the generated label's fields in the run's layout between the texts and
+    the verdict."""
+    return ("id", "input", "target", "generated", *schema.fields, "parse_error", "prediction", "gold")
+
+
+TABLE_COLUMNS: tuple[str, ...] = table_columns(DEFAULT_SCHEMA)
 TEST_PREFIX = "test/"
 
 # What `save_model(model, folder, tokenizer)` writes and loading needs (one of each tuple).
@@ -51,16 +58,17 @@ MODEL_FILES: tuple[tuple[str, ...], ...] = (
 
 def metric_names(dataset: str) -> tuple[str, ...]:
     """The keys of a dataset's entry in metrics/test.json, in order."""
-    return (*(MSA_METRICS if dataset in MSA_DATASETS else CLASS_METRICS), UNPARSABLE)
+    return (*datasets.get(dataset).metrics, UNPARSABLE)
 
 
 # ----------------------------------------------------------------------------------------------
 # generation
 
 
-def label_constraint(tokenizer: Any, *, score_decimals: int, max_new_tokens: int) -> LabelConstraint:
+def label_constraint(tokenizer: Any, *, score_decimals: int, max_new_tokens: int,
+                     schema: LabelSchema = DEFAULT_SCHEMA) -> LabelConstraint:
     """The grammar constraint of a tokenizer (build once, reuse: it caches per generated prefix)."""
-    return LabelConstraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
+    return LabelConstraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens, schema=schema)
 
 
 def generate_texts(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
@@ -81,14 +89,15 @@ def generate_texts(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_co
 
 
 def predict_split(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
-                  max_new_tokens: int, constrained: bool, score_decimals: int) -> list[str]:
+                  max_new_tokens: int, constrained: bool, score_decimals: int,
+                  schema: LabelSchema = DEFAULT_SCHEMA) -> list[str]:
     """Greedy generations for every row of `arrays`, in row order, batched by `loader.eval_batch_size`.
 
     `constrained`: only universal labels with at most `score_decimals` decimals can come out (needs
     max_new_tokens >= 17). The model goes to `rt.device` in eval mode.
     """
-    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
-                  if constrained else None)
+    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens,
+                                   schema=schema) if constrained else None)
     return generate_texts(model, arrays, tokenizer, loader_config, rt, max_new_tokens=max_new_tokens,
                           constraint=constraint)
 
@@ -112,10 +121,12 @@ def select_test_groups(groups: list[str]) -> dict[str, str]:
 
 
 def evaluate_tests(model: UniMSE, tests: Mapping[str, SplitArrays], tokenizer: Any, loader_config: LoaderConfig,
-                   rt: Runtime, *, max_new_tokens: int, constrained: bool, score_decimals: int) -> EvalResults:
-    """Generate on each test set (`tests`: dataset -> its rows), score it and tabulate the predictions."""
-    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens)
-                  if constrained else None)
+                   rt: Runtime, *, max_new_tokens: int, constrained: bool, score_decimals: int,
+                   schema: LabelSchema = DEFAULT_SCHEMA) -> EvalResults:
+    """Generate on each test set (`tests`: dataset -> its rows), score it and tabulate the predictions;
+    `schema` is the label layout the model was trained on."""
+    constraint = (label_constraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens,
+                                   schema=schema) if constrained else None)
     metrics, tables = {}, {}
     for dataset, arrays in tests.items():
         others = sorted(set(arrays.dataset) - {dataset})
@@ -124,8 +135,8 @@ def evaluate_tests(model: UniMSE, tests: Mapping[str, SplitArrays], tokenizer: A
         generated = generate_texts(model, arrays, tokenizer, loader_config, rt, max_new_tokens=max_new_tokens,
                                    constraint=constraint)
         metrics[dataset] = ordered_metrics(dataset, dataset_metrics(dataset, generated, arrays.gold_score,
-                                                                    arrays.gold_emotion))
-        tables[dataset] = prediction_table(dataset, arrays, generated)
+                                                                    arrays.gold_emotion, schema))
+        tables[dataset] = prediction_table(dataset, arrays, generated, schema)
     return EvalResults(metrics, tables)
 
 
@@ -144,18 +155,19 @@ def ordered_metrics(dataset: str, metrics: Mapping[str, float]) -> dict[str, flo
     return out
 
 
-def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str]) -> dict[str, list[Any]]:
+def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str],
+                     schema: LabelSchema = DEFAULT_SCHEMA) -> dict[str, list[Any]]:
     """One row per utterance: id, input, target, generated text, its parsed fields (empty where they do
     not parse), the first parse problem (`parse_error`, empty when it parses), the field that counts for
     the dataset (`prediction`: score or emotion word; empty: unparsable) and the gold value."""
     if len(generated) != len(arrays):
         raise ValueError(f"{len(generated)} generated texts for {len(arrays)} rows")
-    parsed = [parse_target(text) for text in generated]
-    gold = ([float(s) for s in arrays.gold_score] if dataset in MSA_DATASETS else list(arrays.gold_emotion))
+    parsed = [schema.parse(text) for text in generated]
+    gold = ([float(s) for s in arrays.gold_score] if datasets.get(dataset).kind == "score"
+            else list(arrays.gold_emotion))
     return {"id": list(arrays.ids), "input": list(arrays.inputs), "target": list(arrays.targets),
-            "generated": list(generated),
-            "polarity": [p.polarity for p in parsed], "score": [p.score for p in parsed],
-            "meld_emotion": [p.meld_emotion for p in parsed], "iemocap_emotion": [p.iemocap_emotion for p in parsed],
+            "generated": list(generated), "polarity": [p.polarity for p in parsed],
+            **{slot: [p.slots[slot] for p in parsed] for slot in schema.slots},
             "parse_error": [p.reason for p in parsed], "prediction": [p.prediction(dataset) for p in parsed],
             "gold": gold}
 
@@ -194,12 +206,12 @@ def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video:
                        gold_score=np.full(1, np.nan, dtype=np.float32), gold_emotion=[""], polarity=[""], **frames)
 
 
-def universal_label(generated: str) -> dict[str, Any]:
-    """The parsed universal label of a generated text: generated, valid, reason, polarity, score,
-    meld_emotion, iemocap_emotion (None where a field does not parse)."""
-    parsed = parse_target(generated)
+def universal_label(generated: str, schema: LabelSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
+    """The parsed universal label of a generated text: generated, valid, reason, polarity, then each slot
+    of the layout (score, meld_emotion, iemocap_emotion by default; None where a field does not parse)."""
+    parsed = schema.parse(generated)
     return {"generated": generated, "valid": parsed.valid, "reason": parsed.reason, "polarity": parsed.polarity,
-            "score": parsed.score, "meld_emotion": parsed.meld_emotion, "iemocap_emotion": parsed.iemocap_emotion}
+            **parsed.slots}
 
 
 def single_worker(config: LoaderConfig) -> LoaderConfig:
@@ -207,6 +219,6 @@ def single_worker(config: LoaderConfig) -> LoaderConfig:
     return dataclasses.replace(config, num_workers=0)
 
 
-__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "EvalResults", "check_model_folder", "evaluate_tests",
+__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "UNPARSABLE", "table_columns", "EvalResults", "check_model_folder", "evaluate_tests",
            "generate_texts", "label_constraint", "metric_names", "ordered_metrics", "predict_split",
            "prediction_table", "single_worker", "select_test_groups", "universal_label", "utterance_arrays"]

@@ -20,11 +20,12 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.metrics import f1_score
 
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, parse_target
+from unimse_core import datasets
+from unimse_core.universal import DEFAULT_SCHEMA, UNPARSABLE, LabelSchema
 
-CLASSES: dict[str, tuple[str, ...]] = {"meld": MELD_EMOTIONS, "iemocap": IEMOCAP_EMOTIONS}
-MSA_DATASETS = ("mosi", "mosei")
-UNPARSABLE = "<unparsable>"
+# Per emotion dataset, the class list its predictions are scored over (the target words).
+CLASSES: dict[str, tuple[str, ...]] = {n: d.words for n, d in datasets.REGISTRY.items() if d.kind == "emotion"}
+MSA_DATASETS: tuple[str, ...] = datasets.of_kind("score")
 
 
 def msa_metrics(pred: Sequence[float], truth: Sequence[float]) -> dict[str, float]:
@@ -63,23 +64,24 @@ def classification_metrics(pred: Sequence[str], truth: Sequence[str], classes: S
 
 
 def dataset_metrics(dataset: str, generated: Sequence[str], gold_score: Sequence[float],
-                    gold_emotion: Sequence[str]) -> dict[str, float]:
-    """The metrics of one dataset from its generated texts, plus `unparsable` (a count)."""
-    parsed = [parse_target(text).prediction(dataset) for text in generated]
+                    gold_emotion: Sequence[str], schema: LabelSchema = DEFAULT_SCHEMA) -> dict[str, float]:
+    """The metrics of one dataset from its generated texts (parsed with the run's label layout), plus
+    `unparsable` (a count)."""
+    parsed = [schema.parse(text).prediction(dataset) for text in generated]
     unparsable = sum(p is None for p in parsed)
-    if dataset in MSA_DATASETS:
+    if datasets.get(dataset).kind == "score":
         scores = [0.0 if p is None else p for p in parsed]
         out = msa_metrics(scores, gold_score)
     else:
         labels = [UNPARSABLE if p is None else p for p in parsed]
         out = classification_metrics(labels, gold_emotion, CLASSES[dataset])
-    out["unparsable"] = unparsable
+    out[UNPARSABLE] = unparsable
     return out
 
 
 def primary(dataset: str, metrics: dict[str, float]) -> float:
-    """The one number per dataset that model selection averages: Acc-7 for MOSI/MOSEI, weighted F1 else."""
-    return metrics["Mult_acc_7"] if dataset in MSA_DATASETS else metrics["weighted_f1"]
+    """The one number per dataset that model selection averages: Acc-7 for score datasets, weighted F1 else."""
+    return metrics["Mult_acc_7"] if datasets.get(dataset).kind == "score" else metrics["weighted_f1"]
 
 
 # ----------------------------------------------------------------------------------------------

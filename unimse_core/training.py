@@ -38,6 +38,7 @@ from unimse_core.determinism import pin_numerics
 from unimse_core.io.atomic import atomic_dir, atomic_path
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import dataset_metrics, primary
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 from unimse_core.model import UniMSE, parameter_groups, save_model
 
 CHECKPOINT = "last.pt"
@@ -200,7 +201,7 @@ def generate_fitting(model: UniMSE, batch: Mapping[str, torch.Tensor], **kwargs:
 
 
 def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,
-             max_new_tokens: int) -> tuple[dict[str, dict[str, float]], float, list[str]]:
+             max_new_tokens: int, schema: LabelSchema = DEFAULT_SCHEMA) -> tuple[dict[str, dict[str, float]], float, list[str]]:
     """Per-dataset metrics of greedy generations, the mean loss, and the generated texts in row order.
 
     Batches hold rows of similar input length, longest first (little padding; the mean loss is over
@@ -238,7 +239,7 @@ def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: 
     for dataset in dict.fromkeys(arrays.dataset):
         idx = np.flatnonzero(datasets == dataset)
         metrics[dataset] = dataset_metrics(dataset, [generated_texts[i] for i in idx], arrays.gold_score[idx],
-                                           [arrays.gold_emotion[i] for i in idx])
+                                           [arrays.gold_emotion[i] for i in idx], schema)
     return metrics, loss_sum / max(rows, 1), generated_texts
 
 
@@ -341,7 +342,7 @@ def batches(loader: torch.utils.data.DataLoader, epoch: int) -> Iterator[dict[st
 def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: SplitArrays, *,
           config: TrainConfig, loader_config: LoaderConfig, checkpoints: Path, run_id: str,
           log: Callable[[dict[str, Any]], None] = lambda event: None,
-          progress: Callable[[int, int], Any] | None = None) -> State:
+          progress: Callable[[int, int], Any] | None = None, schema: LabelSchema = DEFAULT_SCHEMA) -> State:
     """Train, select on dev, checkpoint every epoch; the best model is in `checkpoints/best`.
 
     `run_id` identifies the run (configs, data and tokenizer hashes): a checkpoint of another run is
@@ -398,7 +399,7 @@ def train(model: UniMSE, tokenizer: Any, train_arrays: SplitArrays, dev_arrays: 
         if config.max_minutes > 0:  # counted only for the budget: a time in a checkpoint changes its bytes
             state.train_seconds += _rank0(time.perf_counter() - started, rt)
         metrics, dev_loss, _ = evaluate(model, dev_arrays, tokenizer, loader_config, rt,
-                                        max_new_tokens=config.max_new_tokens)
+                                        max_new_tokens=config.max_new_tokens, schema=schema)
         value = selection_value(config, metrics, dev_loss)
         state.epoch += 1
         event = {"step": state.step, "epoch": state.epoch, "dev/loss": dev_loss, "dev/select": value,

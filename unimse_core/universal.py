@@ -89,6 +89,17 @@ class LabelSchema:
             datasets.get(name)
         return cls(names)
 
+    @classmethod
+    def of_merged(cls, attrs: Mapping[str, Any]) -> LabelSchema:
+        """The layout a merged file's rows were built with (its preprocess config's `label_layout`; files
+        written before the registry hold the paper's layout)."""
+        configs = [source.get("config", {}) for source in attrs.get("sources", {}).values()]
+        layouts = {tuple(c.get("label_layout", datasets.PAPER_DATASETS)) for c in configs}
+        if len(layouts) > 1:
+            raise ValueError(f"the merged datasets were preprocessed with different label layouts {sorted(layouts)}; "
+                             "rerun preprocess with one data.datasets")
+        return cls.of(layouts.pop() if layouts else datasets.PAPER_DATASETS)
+
     @cached_property
     def emotion_datasets(self) -> tuple[str, ...]:
         return datasets.of_kind("emotion", self.datasets)
