@@ -22,8 +22,9 @@ import yaml
 
 T = TypeVar("T")
 
-DATASETS: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
-Dataset = Literal["mosi", "mosei", "meld", "iemocap"]
+from unimse_core.datasets import NAMES as DATASETS  # noqa: E402  (the registry: unimse_core/datasets)
+
+Dataset = Literal[DATASETS]  # type: ignore[valid-type]
 
 
 class ConfigError(ValueError):
@@ -320,22 +321,42 @@ class FeaturesConfig:
 
 
 COMBINATIONS: dict[str, tuple[str, ...]] = {
-    "mosi": ("mosi",), "mosei": ("mosei",), "meld": ("meld",), "iemocap": ("iemocap",),
+    **{name: (name,) for name in DATASETS},
     "mos": ("mosi", "mosei"), "moseld": ("mosi", "mosei", "meld"), "moseldmp": ("mosi", "mosei", "meld", "iemocap"),
 }
+
+
+def combination_datasets(combination: str) -> tuple[str, ...]:
+    """The datasets of a named combination, or of registered names joined by `+` (`moseldmp+emorynlp`)."""
+    parts = combination.split("+")
+    out: list[str] = []
+    for part in parts:
+        if part not in COMBINATIONS:
+            raise KeyError(part)
+        out += [d for d in COMBINATIONS[part] if d not in out]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
 class MergeConfig:
     """`merge`: which datasets train together (UNIMSE.md section 3)."""
 
-    combination: Literal["mosi", "mosei", "meld", "iemocap", "mos", "moseld", "moseldmp"] = param(
-        help="mos = MOSI+MOSEI, moseld = +MELD, moseldmp = +IEMOCAP (the paper)")
+    combination: str = param(
+        help="mos = MOSI+MOSEI, moseld = +MELD, moseldmp = +IEMOCAP (the paper), a dataset name, or names and "
+             "combinations joined by + (moseldmp+emorynlp)")
     seed: int = param(ge=0, help="seed of the shuffle of the merged training set")
 
     @property
     def datasets(self) -> tuple[str, ...]:
-        return COMBINATIONS[self.combination]
+        return combination_datasets(self.combination)
+
+    def check(self) -> str | None:
+        try:
+            combination_datasets(self.combination)
+        except KeyError as err:
+            return (f"combination: unknown part {err.args[0]!r} of {self.combination!r} (expected one of "
+                    f"{', '.join(COMBINATIONS)}, or several joined by +)")
+        return None
 
 
 @dataclass(frozen=True)
