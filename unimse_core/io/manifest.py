@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from unimse_core.config import DATASETS
+from unimse_core.datasets import NAMES as DATASETS
+from unimse_core.datasets import REGISTRY, SPLITS
 from unimse_core.io.atomic import write_json
 from unimse_core.io.errors import RawDataError
 
 SCHEMA = 1
-KINDS = ("msa_labels", "msa_features", "meld_labels", "iemocap_labels", "erc_features")
-SPLITS = ("train", "valid", "test")
+# every registered dataset's label and feature kinds (msa_labels, msa_features, meld_labels, ...)
+KINDS = tuple(dict.fromkeys(k for d in REGISTRY.values() for k in (*d.label_kinds, d.feature_kind) if k))
 HASH_CHUNK = 1 << 20
 ENCODINGS = ("utf-8", "cp1252")
 

@@ -34,17 +34,17 @@ from typing import Any, Literal
 
 import numpy as np
 
+from unimse_core.datasets import REGISTRY, SPLITS
+from unimse_core.datasets.iemocap import CODES as IEMOCAP_CLASSES
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
 
-SPLITS: tuple[str, ...] = ("train", "valid", "test")
-MSA_DATASETS = ("mosi", "mosei")
-ERC_DATASETS = ("meld", "iemocap")
+MSA_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "msa_features")
+ERC_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "erc_features")
 MSA_ANNOTATIONS = ("Positive", "Negative", "Neutral")
 MSA_SCORE_RANGE = (-3.0, 3.0)
-MELD_EMOTIONS = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
 MELD_SENTIMENTS = ("positive", "negative", "neutral")
-IEMOCAP_CLASSES = ("hap", "sad", "neu", "fru", "ang", "exc")
 IEMOCAP_TEST_SESSION = 5
 
 MSA_COLUMNS = ("video_id", "clip_id", "text", "label", "annotation", "mode")
