@@ -486,6 +486,16 @@ def read_iemocap_labels(path: str | Path, *, encoding: str | None = None,
                       decodings=decodings)
 
 
+# The CSV helpers a dataset module's own reader uses (unimse_core/datasets, docs/adding-a-dataset.md):
+# every error names the file, the line, the column, what was expected and what was found.
+csv_rows = _csv_rows
+bad_value = _bad_value
+choice = _choice
+index_value = _index
+text_value = _text
+check_unique = _check_unique
+
+
 def _session_split(session: int) -> str:
     return "test" if session == IEMOCAP_TEST_SESSION else "train"
 
