@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from unimse_core.datasets import iemocap, meld, mosei, mosi
+from unimse_core.datasets import emorynlp, iemocap, meld, mosei, mosi
 from unimse_core.datasets.base import POLARITIES, SPLITS, Dataset, LabelFile, TransferRow
 
-REGISTRY: dict[str, Dataset] = {d.name: d for d in (mosi.DATASET, mosei.DATASET, meld.DATASET, iemocap.DATASET)}
+REGISTRY: dict[str, Dataset] = {d.name: d for d in (mosi.DATASET, mosei.DATASET, meld.DATASET, iemocap.DATASET,
+                                                   emorynlp.DATASET)}
 NAMES: tuple[str, ...] = tuple(REGISTRY)
 PAPER_DATASETS: tuple[str, ...] = ("mosi", "mosei", "meld", "iemocap")
 """The paper's four, in its order: the default `data.datasets` and the default label layout."""

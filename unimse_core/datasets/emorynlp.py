@@ -1,0 +1,124 @@
+"""EmoryNLP: Friends scenes, 7 emotions per utterance, text only (no features were released for it).
+
+Files: emorynlp_{train,dev,test}_final.csv with columns Utterance, Speaker (a Python list written as
+a string, `['Monica Geller']`), Emotion (Neutral Joyful Peaceful Powerful Scared Mad Sad),
+Scene_ID, Utterance_ID, Season, Episode, Start_Time, End_Time. Ids: `<split>/<Season>_<Episode>_
+<Scene_ID>_<Utterance_ID>` (unique as that tuple). A scene is a dialogue, so the input is MELD's
+context window with speakers, ordered by Utterance_ID.
+
+No sentiment column: the pool is this module's rule, Joyful / Peaceful / Powerful positive,
+Mad / Sad / Scared negative, Neutral neutral (docs/adding-a-dataset.md). Codes are the emotion
+words lower-cased, written as they are in targets: `positive,0.4,joy,joy,joyful` with the paper's
+four datasets before it in data.datasets.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from unimse_core.datasets.base import SPLITS, Dataset, LabelFile, TransferRow
+from unimse_core.datasets.meld import meld_inputs
+
+if TYPE_CHECKING:
+    from unimse_core.config import TextConfig
+    from unimse_core.io.raw import C1Policy, LabelTable
+
+EMOTIONS: tuple[str, ...] = ("neutral", "joyful", "peaceful", "powerful", "scared", "mad", "sad")
+POOLS: dict[str, str] = {"neutral": "neutral", "joyful": "positive", "peaceful": "positive", "powerful": "positive",
+                         "scared": "negative", "mad": "negative", "sad": "negative"}
+COLUMNS: tuple[str, ...] = ("Utterance", "Speaker", "Emotion", "Scene_ID", "Utterance_ID", "Season", "Episode")
+FILE_SPLITS: dict[str, str] = {"train": "train", "dev": "valid", "valid": "valid", "test": "test"}
+
+
+def speaker_names(value: str) -> str | None:
+    """`['Monica Geller']` -> `Monica Geller`; several names joined by ` and `; None if not a list of strings."""
+    try:
+        names = ast.literal_eval(value)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return " and ".join(n.strip() for n in names if n.strip())
+
+
+def read_emorynlp_labels(files: Sequence[LabelFile], c1_controls: C1Policy = "keep") -> LabelTable:
+    """The three CSV files (split train, valid or test each) as one table, train, valid, test in turn."""
+    from unimse_core.io import raw
+    from unimse_core.io.errors import RawDataError
+
+    by_split = {FILE_SPLITS.get(f.split or ""): f for f in files}
+    missing = [s for s in SPLITS if s not in by_split]
+    if missing or len(files) != len(SPLITS):
+        where = files[0].path.parent if files else "emorynlp"
+        raise RawDataError(where, f"emorynlp: expected one label file per split train, valid (dev), test; missing "
+                                  f"{', '.join(missing) or 'none'} (given: {', '.join(str(f.path) for f in files)})")
+    columns: dict[str, list[Any]] = {name: [] for name in (
+        "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "emotions", "utterances")}
+    decodings: dict[str, Any] = {}
+    for file_index, split in enumerate(SPLITS):
+        f = by_split[split]
+        first = len(columns["ids"])
+        for line, row in raw.csv_rows(f.path, COLUMNS, f.encoding, c1_controls, decodings):
+            speaker = speaker_names(row["Speaker"])
+            if speaker is None:
+                raise raw.bad_value(f.path, line, "Speaker", "a list of names such as ['Monica Geller']",
+                                    row["Speaker"])
+            emotion = row["Emotion"].strip().lower()
+            if emotion not in EMOTIONS:
+                raise raw.bad_value(f.path, line, "Emotion", "one of Neutral, Joyful, Peaceful, Powerful, Scared, "
+                                                              "Mad, Sad", row["Emotion"])
+            season, episode, scene, utterance = (raw.index_value(f.path, line, row, c)
+                                                 for c in ("Season", "Episode", "Scene_ID", "Utterance_ID"))
+            scene_id = f"{season}_{episode}_{scene}"
+            values = {"ids": f"{split}/{scene_id}_{utterance}", "splits": split,
+                      "texts": raw.text_value(f.path, line, row, "Utterance"), "lines": line, "files": file_index,
+                      "speakers": speaker, "dialogues": f"{split}/{scene_id}", "emotions": emotion,
+                      "utterances": utterance}
+            for name, value in values.items():
+                columns[name].append(value)
+        raw.check_unique(f.path, columns["ids"][first:], columns["lines"][first:])
+        if len(columns["ids"]) == first:
+            raise RawDataError(f.path, f"emorynlp: split {split!r} has no rows")
+    utterances = np.asarray(columns.pop("utterances"), dtype=np.int64)
+    return raw.LabelTable(dataset="emorynlp", paths=tuple(by_split[s].path for s in SPLITS), utterances=utterances,
+                          decodings=decodings, **columns)
+
+
+@dataclass(frozen=True)
+class EmoryNlp(Dataset):
+    def pool(self, sentiment: str, emotion: str) -> str:
+        code = emotion.strip().lower()
+        if code not in POOLS:
+            raise ValueError(f"unknown EmoryNLP emotion {emotion!r} (expected one of {', '.join(EMOTIONS)})")
+        return POOLS[code]
+
+    def check_transfer_row(self, sentiment: object, score: float, emotion: object) -> None:
+        if not isinstance(emotion, str):
+            raise ValueError(f"emotion must be a string, got {emotion!r}")
+
+    def transfer_rows(self, table: LabelTable, *, other_codes: bool) -> list[tuple[int, TransferRow]]:
+        return [(i, TransferRow(table.texts[i], "", float("nan"), table.emotions[i])) for i in range(len(table))]
+
+    def read_labels(self, files: Sequence[LabelFile], c1_controls: C1Policy) -> LabelTable:
+        return read_emorynlp_labels(files, c1_controls)
+
+    def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
+        # dialogues are "<split>/<scene>": the same window as MELD, speakers included
+        return meld_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
+                           prefix=config.prefix, window=config.window, causal=config.causal)
+
+    def gold_code(self, table: LabelTable, i: int) -> str:
+        return table.emotions[i]
+
+    def used_rows(self, table: LabelTable):
+        return None
+
+
+DATASET = EmoryNlp(name="emorynlp", title="EmoryNLP", kind="emotion", card_name="emorynlp",
+                   label_kinds=("emorynlp_labels",), feature_kind=None, codes=EMOTIONS, words=EMOTIONS,
+                   neutral_code="neutral", transfer_codes=EMOTIONS)
