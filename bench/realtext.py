@@ -1,6 +1,6 @@
 """Real-text benchmark: does the pipeline learn from the real MOSI, MOSEI and MELD texts?
 
-    python -m bench.realtext [--minutes 30] [--data ../shared/data] [--workdir DIR]
+    python -m bench.realtext [--minutes 30] [--data ../shared/data] [--workdir DIR] [--variant emorynlp]
 
 Runs the whole pipeline, stage by stage as `dvc repro` would, on the real texts and labels of
 ../shared/data in text-only mode (no audio or video exists there), with the params of
@@ -8,11 +8,13 @@ params.yaml changed by `REALTEXT` below and nothing else (docs/realtext.md gives
 as `dvc exp run -S` overrides): fetch and verify, universal labels (TF-IDF neighbours), preprocess,
 merge (MOSELD: MOSI + MOSEI + MELD), the scratch tokenizer and T5, training for `--minutes` of
 optimiser steps (`train.max_minutes`; dev evaluation not counted), then the test evaluation.
+`--variant emorynlp` adds EmoryNLP (text-only, a fifth dataset: data.datasets and
+merge.combination moseld+emorynlp, `EMORYNLP` below) and reports it beside its baselines.
 
 Baselines on the same splits, computed in the same run:
-- the mean predictor (MOSI, MOSEI: the training mean) and the majority class (MELD);
+- the mean predictor (MOSI, MOSEI: the training mean) and the majority class (MELD, EmoryNLP);
 - TF-IDF of the utterance (word 1-2 grams) with ridge regression (MOSI, MOSEI) or multinomial
-  logistic regression (MELD), the regularisation picked on the dev split from a small grid.
+  logistic regression (MELD, EmoryNLP), the regularisation picked on the dev split from a small grid.
 All numbers use the metric code of the evaluation (unimse_core.metrics).
 
 Without the data folder it prints why and a JSON line with `skipped`, and exits 0. The last line
@@ -41,6 +43,8 @@ DATASETS = ("mosi", "mosei", "meld")
 # raw-folder layout of docs/raw-data.md: path in the raw folder -> path in the data folder
 FILES = {"mosi/label.csv": "mosi/label.csv", "mosei/label.csv": "mosei/label.csv",
          **{f"meld/{name}_sent_emo.csv": f"meld/{name}_sent_emo.csv" for name in ("train", "dev", "test")}}
+EMORYNLP_FILES = {f"emorynlp/emorynlp_{name}_final.csv": f"emorynlp/emorynlp_{name}_final.csv"
+                  for name in ("train", "dev", "test")}
 
 # The variant: params.yaml with these values (group -> key -> value). `train.max_minutes` comes
 # from --minutes. Kept in step with docs/realtext.md (a test checks that every key exists).
@@ -54,14 +58,22 @@ REALTEXT: dict[str, dict[str, Any]] = {
     "loader": {"bucket_size": 8},  # MOSEI utterances vary a lot in length: less padding, faster steps
 }
 
+# The EmoryNLP variant: REALTEXT plus these values (docs/realtext.md).
+EMORYNLP: dict[str, dict[str, Any]] = {
+    "data": {"datasets": [*DATASETS, "emorynlp"]},
+    "merge": {"combination": "moseld+emorynlp"},
+}
+VARIANTS: dict[str, tuple[dict[str, dict[str, Any]], ...]] = {"moseld": (REALTEXT,), "emorynlp": (REALTEXT, EMORYNLP)}
+
 RIDGE_ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 LOGISTIC_CS = (1.0, 3.0, 10.0, 30.0, 100.0)
 
 
-def variant_params(minutes: float) -> dict[str, Any]:
+def variant_params(minutes: float, variant: str = "moseld") -> dict[str, Any]:
     params = read_params(ROOT / "params.yaml")
-    for group, values in REALTEXT.items():
-        params[group].update(values)
+    for change in VARIANTS[variant]:
+        for group, values in change.items():
+            params[group].update(values)
     params["train"]["max_minutes"] = minutes
     return params
 
@@ -78,13 +90,18 @@ def run_stage(name: str, *args: Any) -> None:
     click.echo(f"[{name}: {time.perf_counter() - started:.0f} s]", err=True)
 
 
-def pipeline(work: Path, data: Path, minutes: float) -> dict[str, Any]:
+def variant_files(variant: str) -> dict[str, str]:
+    return {**FILES, **(EMORYNLP_FILES if variant == "emorynlp" else {})}
+
+
+def pipeline(work: Path, data: Path, minutes: float, variant: str = "moseld") -> dict[str, Any]:
+    params = variant_params(minutes, variant)
     raw = work / "raw"
-    for rel, source in FILES.items():
+    for rel, source in variant_files(variant).items():
         (raw / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(data / source, raw / rel)
     p = work / "params.yaml"
-    p.write_text(yaml.safe_dump(variant_params(minutes), sort_keys=False))
+    p.write_text(yaml.safe_dump(params, sort_keys=False))
     report = work / "verified.json"
     run_stage("fetch", "--synthetic-dir", work / "unused", "--synthetic-manifest", work / "unused.json",
               "--local-dir", raw, "--manifest", ROOT / "manifests" / "authors.json", "--report", report,
@@ -92,7 +109,7 @@ def pipeline(work: Path, data: Path, minutes: float) -> dict[str, Any]:
     run_stage("embed", "--report", report, "--out", work / "embeddings", "--params", p)
     run_stage("labels", "--report", report, "--embeddings", work / "embeddings", "--out", work / "labels",
               "--summary", work / "labels.json", "--params", p)
-    for dataset in DATASETS:
+    for dataset in params["data"]["datasets"]:
         run_stage("preprocess", "--dataset", dataset, "--report", report, "--labels",
                   work / "labels" / f"{dataset}.csv", "--out", work / "processed" / f"{dataset}.h5", "--params", p)
     merged = work / "merged.h5"
@@ -119,18 +136,19 @@ def utterance(text: str, prefix: str) -> str:
     return parts[1].strip() if len(parts) == 3 else body.strip()
 
 
-def baselines(merged: Path, prefix: str) -> dict[str, float]:
+def baselines(merged: Path, prefix: str, datasets: tuple[str, ...] = DATASETS) -> dict[str, float]:
     """Mean/majority and TF-IDF baselines, trained on the merged training split of each dataset,
     tuned on its dev rows, scored on its test group."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression, Ridge
 
+    from unimse_core.datasets import get as dataset_of
     from unimse_core.io.hdf5 import read_h5
     from unimse_core.metrics import CLASSES, classification_metrics, msa_metrics
 
     train, valid = read_h5(merged, "train"), read_h5(merged, "valid")
     out: dict[str, float] = {}
-    for dataset in DATASETS:
+    for dataset in datasets:
         rows = [np.flatnonzero(np.asarray(a.dataset) == dataset) for a in (train, valid)]
         test = read_h5(merged, f"test/{dataset}")
         texts = [[utterance(a.inputs[i], prefix) for i in r] for a, r in zip((train, valid), rows)]
@@ -138,7 +156,7 @@ def baselines(merged: Path, prefix: str) -> dict[str, float]:
         vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
         x_train = vectorizer.fit_transform(texts[0])
         x_dev, x_test = vectorizer.transform(texts[1]), vectorizer.transform(test_texts)
-        if dataset in ("mosi", "mosei"):
+        if dataset_of(dataset).kind == "score":
             y_train, y_dev = (np.asarray(a.gold_score, dtype=np.float64)[r] for a, r in zip((train, valid), rows))
             y_test = np.asarray(test.gold_score, dtype=np.float64)
             mean = np.full(len(y_test), y_train.mean())
@@ -174,8 +192,10 @@ def baselines(merged: Path, prefix: str) -> dict[str, float]:
               help="folder of the real label files")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="keep every output here (default: a temporary folder, removed)")
-def main(minutes: float, data: Path, workdir: Path | None) -> None:
-    missing = [rel for rel in FILES.values() if not (data / rel).is_file()]
+@click.option("--variant", type=click.Choice(list(VARIANTS)), default="moseld", show_default=True,
+              help="moseld: MOSI + MOSEI + MELD; emorynlp: the same plus EmoryNLP")
+def main(minutes: float, data: Path, workdir: Path | None, variant: str) -> None:
+    missing = [rel for rel in variant_files(variant).values() if not (data / rel).is_file()]
     if missing:
         reason = f"real data absent: {', '.join(str(data / m) for m in missing)} (see ../shared/data/README.md)"
         click.echo(f"bench.realtext skipped: {reason}")
@@ -188,8 +208,9 @@ def main(minutes: float, data: Path, workdir: Path | None) -> None:
         work = workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        ours = pipeline(work, data, minutes)
-        base = baselines(work / "merged.h5", variant_params(minutes)["text"]["prefix"])
+        ours = pipeline(work, data, minutes, variant)
+        base = baselines(work / "merged.h5", variant_params(minutes)["text"]["prefix"],
+                         (*DATASETS, "emorynlp") if variant == "emorynlp" else DATASETS)
         total = time.perf_counter() - started
     test, train = ours["test"], ours["train"]
     figures = {
@@ -198,7 +219,11 @@ def main(minutes: float, data: Path, workdir: Path | None) -> None:
         "mosi_mae": test["mosi"]["MAE"], "mosi_mae_tfidf": base["mosi_mae_tfidf"], "mosi_mae_mean": base["mosi_mae_mean"],
         "meld_weighted_f1": test["meld"]["weighted_f1"], "meld_weighted_f1_tfidf": base["meld_weighted_f1_tfidf"],
         "meld_weighted_f1_majority": base["meld_weighted_f1_majority"],
-        "unparsable": sum(int(test[d]["unparsable"]) for d in DATASETS),
+        **({"emorynlp_weighted_f1": test["emorynlp"]["weighted_f1"],
+            "emorynlp_weighted_f1_tfidf": base["emorynlp_weighted_f1_tfidf"],
+            "emorynlp_weighted_f1_majority": base["emorynlp_weighted_f1_majority"],
+            "emorynlp_acc": test["emorynlp"]["acc"]} if variant == "emorynlp" else {}),
+        "unparsable": sum(int(t["unparsable"]) for t in test.values()),
         "mosi_acc7": test["mosi"]["Mult_acc_7"], "mosei_acc7": test["mosei"]["Mult_acc_7"],
         "mosi_acc7_tfidf": base["mosi_acc7_tfidf"], "mosei_acc7_tfidf": base["mosei_acc7_tfidf"],
         "mosi_corr": test["mosi"]["Corr"], "mosei_corr": test["mosei"]["Corr"], "meld_acc": test["meld"]["acc"],
