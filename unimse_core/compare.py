@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from unimse_core import datasets as registry
 from unimse_core.metrics import (CLASSES, MSA_DATASETS, batch_classification_metrics, batch_msa_metrics,
                                  classification_metrics, msa_metrics)
-from unimse_core.text import IEMOCAP_WORDS
 
 # per resample chunk, at most this many gathered values per run (bounds memory: about 8 bytes each)
 CHUNK_VALUES = 4_000_000
@@ -81,8 +81,9 @@ def scored(dataset: str, tables: Sequence[Mapping[str, Sequence[str]]], names: S
     else:
         classes = CLASSES[dataset]
         index = {c: i for i, c in enumerate(classes)}
-        if dataset == "iemocap":  # gold may be written as codes (hap) or words (joy)
-            index.update({code: index[word] for code, word in IEMOCAP_WORDS.items()})
+        # gold may be written as codes (IEMOCAP's hap) or words (joy)
+        spec = registry.get(dataset)
+        index.update({code: index[word] for code, word in zip(spec.codes, spec.words)})
         unknown = sorted({g for g in gold_cells if g not in index})
         if unknown:
             raise ValueError(f"{names[0]}: {dataset}: gold labels outside the class list: {unknown[:5]}")

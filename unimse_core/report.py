@@ -25,19 +25,15 @@ from typing import Any
 import numpy as np
 import yaml
 
+from unimse_core import datasets as registry
 from unimse_core.config import DATASETS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.tables import read_table
 from unimse_core.metrics import CLASSES, MSA_DATASETS
 from unimse_core.release import policy_notes
 
-PAPER: dict[str, dict[str, float]] = {
-    "mosi": {"MAE": 0.691, "Corr": 0.809, "Mult_acc_7": 48.68, "Has0_acc_2": 85.85, "Has0_F1_score": 85.83,
-             "Non0_acc_2": 86.90, "Non0_F1_score": 86.42},
-    "mosei": {"MAE": 0.523, "Mult_acc_7": 54.39, "Non0_acc_2": 87.50, "Non0_F1_score": 87.46},
-    "meld": {"acc": 65.09, "weighted_f1": 65.51},
-    "iemocap": {"acc": 70.56, "weighted_f1": 70.66},
-}
+# The paper's numbers, on its scale, from each dataset's module (unimse_core/datasets).
+PAPER: dict[str, dict[str, float]] = {n: dict(d.paper) for n, d in registry.REGISTRY.items() if d.paper}
 MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
                                 "Non0_acc_2", "Non0_F1_score")
 CLASS_METRICS: tuple[str, ...] = ("acc", "weighted_f1")
@@ -47,8 +43,8 @@ METRIC_NAMES: dict[str, str] = {
     "Non0_F1_score": "F1 non-0", "acc": "Acc", "weighted_f1": "weighted F1", "unparsable": "unparsable outputs",
 }
 RAW_SCALE = frozenset({"MAE", "Corr", "unparsable"})  # every other metric is a share, shown in percent
-DATASET_NAMES = {"mosi": "MOSI", "mosei": "MOSEI", "meld": "MELD", "iemocap": "IEMOCAP"}
-PRIMARY = {"mosi": "Mult_acc_7", "mosei": "Mult_acc_7", "meld": "weighted_f1", "iemocap": "weighted_f1"}
+DATASET_NAMES = {n: d.title for n, d in registry.REGISTRY.items()}
+PRIMARY = {n: "Mult_acc_7" if d.kind == "score" else "weighted_f1" for n, d in registry.REGISTRY.items()}
 MISSING = "—"
 
 # The paper's setting, key by key (docs/reproducing.md). A model or encoder given as a local folder
@@ -187,7 +183,6 @@ def write_figures(folder: Path, *, predictions: Path | None, live: Path | None) 
     """Write the PNGs of whatever exists into `folder`: a confusion matrix per MELD/IEMOCAP table,
     a scatter per MOSI/MOSEI table, the loss curves and the dev-metric curves."""
     from unimse_core import plots  # matplotlib only where figures are drawn
-    from unimse_core.text import IEMOCAP_WORDS
 
     figures = []
     for dataset in DATASETS:
@@ -203,7 +198,9 @@ def write_figures(folder: Path, *, predictions: Path | None, live: Path | None) 
             path = plots.save_scatter([as_float(v) for v in table["prediction"]], [as_float(v) for v in table["gold"]],
                                       folder / f"scatter_{dataset}.png", title=title)
         else:
-            gold = [IEMOCAP_WORDS.get(g, g) if dataset == "iemocap" else g for g in table["gold"]]
+            # gold may be written as codes (IEMOCAP's hap) or words (joy)
+            words = dict(zip(registry.get(dataset).codes, registry.get(dataset).words))
+            gold = [words.get(g, g) for g in table["gold"]]
             try:
                 counts, rows, columns = plots.confusion_matrix(table["prediction"], gold, CLASSES[dataset])
             except ValueError as err:
