@@ -181,7 +181,8 @@ def test_authors_manifest_reads():
     assert paths == ["mosi/label.csv", "mosi/mosi_data_noalign.pkl", "mosei/label.csv",
                      "mosei/mosei_senti_data_noalign.pkl", "meld/train_sent_emo.csv", "meld/dev_sent_emo.csv",
                      "meld/test_sent_emo.csv", "meld/meld_features.pkl", "iemocap/IEMOCAP_all.csv",
-                     "iemocap/iemocap_features.pkl"]
+                     "iemocap/iemocap_features.pkl", "emorynlp/emorynlp_train_final.csv",
+                     "emorynlp/emorynlp_dev_final.csv", "emorynlp/emorynlp_test_final.csv"]
     by_path = {e.path: e for e in manifest.files}
     assert by_path["mosi/mosi_data_noalign.pkl"].splits == {"train": 1284, "valid": 229, "test": 686}
     assert by_path["mosei/mosei_senti_data_noalign.pkl"].splits == {"train": 16326, "valid": 1871, "test": 4659}
@@ -202,7 +203,7 @@ def test_authors_manifest_matches_real_label_files():
     manifest = read_manifest(AUTHORS)
     # IEMOCAP_all.csv is hashed too but not in the shared folder (tests/test_authors_files.py checks it)
     hashed = [e for e in manifest.files if e.sha256 and e.dataset != "iemocap"]
-    assert len(hashed) == 5
+    assert len(hashed) == 8  # MOSI, MOSEI, MELD's three, EmoryNLP's three
     for e in hashed:
         check = check_file(e, SHARED_DATA)
         assert check.status == "ok", check.message
