@@ -37,7 +37,7 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     from unimse_core.evaluation import check_model_folder, evaluate_tests, select_test_groups
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
-    from unimse_core.training import runtime
+    from unimse_core.runtime import DeviceError, runtime
 
     config, loader_config, text_config = load_groups(params, evaluate=EvaluateConfig, loader=LoaderConfig,
                                                      text=TextConfig)
@@ -56,10 +56,11 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     try:
         tokenizer = load_tokenizer(model_dir)
         model = load_model(model_dir)
-        results = evaluate_tests(model, tests, tokenizer, loader_config, runtime(config),
+        rt = runtime(config, group="evaluate")
+        results = evaluate_tests(model, tests, tokenizer, loader_config, rt,
                                  max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                  score_decimals=score_decimals)
-    except ValueError as err:
+    except (ValueError, DeviceError) as err:
         raise click.ClickException(str(err)) from None
     with atomic_dir(predictions) as tmp:
         for dataset, table in results.tables.items():

@@ -60,7 +60,6 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
                                         utterance_arrays)
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
-    from unimse_core.training import runtime
 
     from transformers.utils import logging as transformers_logging
 
@@ -92,7 +91,7 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
     arrays = utterance_arrays(text, prefix=text_config.prefix, audio=_frames(audio, "audio", dim),
                               video=_frames(video, "video", dim), feature_dim=dim)
     try:
-        generated = predict_split(model, arrays, tokenizer, single_worker(loader_config), runtime(config),
+        generated = predict_split(model, arrays, tokenizer, single_worker(loader_config), _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                   score_decimals=text_config.score_decimals)[0]
     except ValueError as err:
@@ -106,6 +105,16 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
         click.echo(f"{name:<16}{'?' if label[key] is None else label[key]}")
     if not label["valid"]:
         click.echo(f"the output {generated!r} does not parse: {label['reason']}", err=True)
+
+
+def _runtime(config: EvaluateConfig) -> Any:
+    """The device of `--device` (an error names the option, not a params key: predict reads none)."""
+    from unimse_core.runtime import DeviceError, runtime
+
+    try:
+        return runtime(config, group="predict", device_key="--device")
+    except DeviceError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _check_usage(text: str | None, input_file: Path | None, output_file: Path | None, conversations: str,
@@ -140,7 +149,6 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
     from unimse_core.evaluation import predict_split, single_worker
     from unimse_core.inference import model_id, output_rows, request_arrays, request_inputs
     from unimse_core.io.requests import read_rows, write_rows
-    from unimse_core.training import runtime
 
     try:
         rows = read_rows(input_file)
@@ -152,7 +160,7 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
     if batch_size is not None:
         loader = dataclasses.replace(loader, eval_batch_size=batch_size)
     try:
-        generated = predict_split(model, arrays, tokenizer, loader, runtime(config),
+        generated = predict_split(model, arrays, tokenizer, loader, _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                   score_decimals=text_config.score_decimals)
     except ValueError as err:

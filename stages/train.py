@@ -45,7 +45,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     from unimse_core.determinism import pin_numerics
     from unimse_core.launch import LaunchError, launched, spawn
     from unimse_core.model import build_model  # heavy imports (torch, transformers) at run time only
-    from unimse_core.training import runtime
+    from unimse_core.runtime import DeviceError, runtime
     from unimse_core.versions import package_versions
 
     started = time.perf_counter()
@@ -72,7 +72,10 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     text_config = _text_config(merged)  # read before hours of training, not after
-    rt = runtime(config)
+    try:
+        rt = runtime(config, group="train")
+    except DeviceError as err:
+        raise click.ClickException(str(err)) from None
     seed_everything(config.seed)
     model = build_model(model_config, tokenizer)
     identity = run_id(configs={"model": model_config, "train": config, "loader": loader_config,

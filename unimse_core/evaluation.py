@@ -31,7 +31,7 @@ from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import MSA_DATASETS, dataset_metrics
 from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
 from unimse_core.text import msa_input, parse_target
-from unimse_core.training import Runtime, generate_fitting, to_device
+from unimse_core.runtime import Runtime, generate_fitting, to_device
 
 # metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for MELD/IEMOCAP, then the count.
 MSA_METRICS: tuple[str, ...] = ("MAE", "Corr", "Mult_acc_7", "Mult_acc_5", "Has0_acc_2", "Has0_F1_score",
