@@ -19,6 +19,7 @@ from unimse_core.config import EvaluateConfig, LoaderConfig, TextConfig
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import list_groups, read_h5
+from unimse_core.io.model_folder import check_model_folder
 from unimse_core.io.tables import write_table
 
 
@@ -34,7 +35,7 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     from transformers.utils import logging as transformers_logging
 
     from unimse_core.determinism import pin_numerics
-    from unimse_core.evaluation import check_model_folder, evaluate_tests, select_test_groups
+    from unimse_core.evaluation import evaluate_tests, select_test_groups
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
     from unimse_core.runtime import DeviceError, runtime

@@ -21,6 +21,7 @@ from unimse_core.config import LoaderConfig, ModelConfig, TrainConfig, to_dict
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import read_attrs, read_h5
+from unimse_core.io.model_folder import write_run
 from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
 
 
@@ -97,12 +98,12 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     with atomic_dir(out) as tmp:
         shutil.copytree(best, tmp, dirs_exist_ok=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "run.json").write_text(json.dumps(
-            {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config),
-                         # how inputs were built, so that `unimse predict` builds them the same way
-                         "text": text_config},
-             "world_size": rt.world_size, "numerics": numerics, "versions": package_versions(),
-             "run_id": identity}, indent=2) + "\n")
+        write_run(tmp, {"configs": {"model": to_dict(model_config), "train": to_dict(config),
+                                    "loader": to_dict(loader_config),
+                                    # how inputs were built, so that `unimse predict` builds them the same way
+                                    "text": text_config},
+                        "world_size": rt.world_size, "numerics": numerics, "versions": package_versions(),
+                        "run_id": identity})
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
                          "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,
                          "stopped_early": state.epoch < config.epochs and state.bad_epochs >= config.patience > 0,

@@ -29,7 +29,7 @@ from unimse_core.data import make_loader
 from unimse_core.features import pack
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import MSA_DATASETS, dataset_metrics
-from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
+from unimse_core.model import UniMSE
 from unimse_core.text import msa_input, parse_target
 from unimse_core.runtime import Runtime, generate_fitting, to_device
 
@@ -41,13 +41,6 @@ UNPARSABLE = "unparsable"
 TABLE_COLUMNS: tuple[str, ...] = ("id", "input", "target", "generated", "polarity", "score", "meld_emotion",
                                   "iemocap_emotion", "parse_error", "prediction", "gold")
 TEST_PREFIX = "test/"
-
-# What `save_model(model, folder, tokenizer)` writes and loading needs (one of each tuple).
-MODEL_FILES: tuple[tuple[str, ...], ...] = (
-    (EXTRA_CONFIG,), (EXTRA_WEIGHTS,), ("config.json",),
-    ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
-    ("tokenizer_config.json",), ("tokenizer.json", "spiece.model"))
-
 
 def metric_names(dataset: str) -> tuple[str, ...]:
     """The keys of a dataset's entry in metrics/test.json, in order."""
@@ -164,18 +157,6 @@ def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str]) ->
 # one utterance
 
 
-def check_model_folder(folder: str | Path) -> None:
-    """FileNotFoundError naming the first file of a saved model (weights, configs, tokenizer) that is missing."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: model folder not found")
-    for names in MODEL_FILES:
-        if not any((folder / name).is_file() for name in names):
-            raise FileNotFoundError(f"{folder / names[0]}: missing model file"
-                                    + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "")
-                                    + "; expected a folder written by the train stage")
-
-
 def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video: np.ndarray | None,
                      feature_dim: int) -> SplitArrays:
     """One MOSI/MOSEI-style row: input `msa_input(text, prefix)`, frames [T, feature_dim] with NaN/inf set
@@ -207,6 +188,6 @@ def single_worker(config: LoaderConfig) -> LoaderConfig:
     return dataclasses.replace(config, num_workers=0)
 
 
-__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "EvalResults", "check_model_folder", "evaluate_tests",
+__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "EvalResults", "evaluate_tests",
            "generate_texts", "label_constraint", "metric_names", "ordered_metrics", "predict_split",
            "prediction_table", "single_worker", "select_test_groups", "universal_label", "utterance_arrays"]
