@@ -72,7 +72,12 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         raise click.ClickException(str(err)) from None
     transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    text_config = _text_config(merged)  # read before hours of training, not after
+    built_with = _built_with(merged)  # read before hours of training, not after
+    text_config = built_with["text"]
+    built_dim = built_with.get("features", {}).get("dim")
+    if built_dim is not None and model_config.feature_dim != built_dim:
+        raise click.ClickException(f"model.feature_dim: must equal features.dim ({built_dim}), the width "
+                                   f"{merged}'s frames were built with, got {model_config.feature_dim}")
     try:
         rt = runtime(config, group="train")
     except DeviceError as err:
@@ -139,7 +144,7 @@ class _Live:
         self.live.make_summary()
 
 
-def _text_config(merged: Path) -> dict:
-    """The `text` params the merged file's rows were built with (every dataset shares them)."""
+def _built_with(merged: Path) -> dict:
+    """The `text` and `features` params the merged file's rows were built with (every dataset shares them)."""
     sources = read_attrs(merged)["sources"]
-    return next(iter(sources.values()))["config"]["text"]
+    return next(iter(sources.values()))["config"]

@@ -55,3 +55,23 @@ def test_training_still_offers_the_helpers_it_uses():
     from unimse_core import runtime as rt_module, training
 
     assert training.runtime is rt_module.runtime and training.to_device is rt_module.to_device
+
+
+def test_the_train_stage_refuses_a_model_feature_dim_other_than_the_merged_files(tmp_path):
+    from click.testing import CliRunner
+
+    from stages.train import command as train_stage
+    from tiny_training import FEATURE_DIM, TEXT, split, stage_options, write_inputs, write_params
+    from unimse_core.io.hdf5 import write_h5
+
+    inputs = write_inputs(tmp_path / "inputs", test_groups=False)
+    groups = {"train": split({"mosi": 4, "meld": 4}, seed=1), "valid": split({"mosi": 2, "meld": 2}, seed=2)}
+    sources = {d: {"config": {"text": TEXT, "features": {"dim": FEATURE_DIM * 2}}, "sources": {}} for d in ("mosi",)}
+    write_h5(inputs / "merged.h5", groups, {"combination": "tiny", "sources": sources})
+    work = tmp_path / "work"
+    work.mkdir()
+    result = CliRunner().invoke(train_stage, stage_options(inputs, work, write_params(work / "params.yaml")))
+    assert result.exit_code == 1, result.output
+    assert (f"model.feature_dim: must equal features.dim ({FEATURE_DIM * 2}), the width {inputs / 'merged.h5'}'s "
+            f"frames were built with, got {FEATURE_DIM}") in result.output
+    assert not (work / "selected").exists() and not (work / "checkpoints").exists()
