@@ -177,7 +177,7 @@ def baselines(merged: Path, prefix: str) -> dict[str, float]:
 def main(minutes: float, data: Path, workdir: Path | None) -> None:
     missing = [rel for rel in FILES.values() if not (data / rel).is_file()]
     if missing:
-        reason = f"real data absent: {', '.join(str(data / m) for m in missing)} (see ../shared/data/README.md)"
+        reason = f"real data absent: {', '.join(str(data / m) for m in missing)} (see docs/realtext.md)"
         click.echo(f"bench.realtext skipped: {reason}")
         click.echo(json.dumps({"skipped": reason}))
         return

@@ -1,4 +1,4 @@
-"""Stage `evaluate`: the selected model on every test set of the merged file, once (UNIMSE.md section 5).
+"""Stage `evaluate`: the selected model on every test set of the merged file, once (docs/results.md).
 
 Reads only the `test/<dataset>` groups. Writes `<predictions>/<dataset>.csv` (one row per test
 utterance: id, input, target, generated text, parsed fields, prediction, gold) and `--metrics`, a

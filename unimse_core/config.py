@@ -275,7 +275,7 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class LabelsConfig:
-    """`labels`: the universal-label transfer (UNIMSE.md section 2)."""
+    """`labels`: the universal-label transfer (docs/labels.md)."""
 
     neighbour_splits: tuple[Literal["train", "valid", "test"], ...] = param(
         min_len=1, unique=True,
@@ -327,7 +327,7 @@ COMBINATIONS: dict[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class MergeConfig:
-    """`merge`: which datasets train together (UNIMSE.md section 3)."""
+    """`merge`: which datasets train together (docs/reproducing.md)."""
 
     combination: Literal["mosi", "mosei", "meld", "iemocap", "mos", "moseld", "moseldmp"] = param(
         help="mos = MOSI+MOSEI, moseld = +MELD, moseldmp = +IEMOCAP (the paper)")
@@ -340,7 +340,7 @@ class MergeConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """`train`: optimisation, model selection on the dev set, checkpoints (UNIMSE.md section 5)."""
+    """`train`: optimisation, model selection on the dev set, checkpoints (docs/training.md)."""
 
     seed: int = param(ge=0)
     epochs: int = param(ge=1)
@@ -385,7 +385,7 @@ class TokenizerConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """`model`: T5 + pre-trained modality fusion + inter-modality contrastive learning (UNIMSE.md section 4,
+    """`model`: T5 + pre-trained modality fusion + inter-modality contrastive learning (docs/model.md,
     unimse_core/model.py, docs/model.md)."""
 
     backbone: str = param(help="scratch (a T5 of the sizes below) | a Hugging Face id or local folder (the paper: t5-base)")

@@ -1,4 +1,4 @@
-"""Test-set evaluation and single-utterance prediction with a trained UniMSE (UNIMSE.md sections 3, 5).
+"""Test-set evaluation and single-utterance prediction with a trained UniMSE (docs/inputs-and-targets.md, docs/results.md).
 
 `predict_split` generates greedily, in batches, for every row of a split and returns the texts in
 row order; `constrained=True` keeps decoding inside the universal-label grammar

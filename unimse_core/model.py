@@ -1,5 +1,5 @@
 """UniMSE: a stock transformers T5 with pre-trained modality fusion (PMF) and inter-modality
-contrastive learning (UNIMSE.md section 4; equations numbered as in docs/model.md).
+contrastive learning (docs/model.md, whose equation numbers the comments use).
 
 The T5 is never forked. PMF runs in forward hooks on the stock `T5Block` modules of the last
 `fusion_blocks` blocks of the encoder and of the decoder: a hook takes the block's hidden states F

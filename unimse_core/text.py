@@ -1,7 +1,7 @@
 """The model's input strings and target strings, and the parser of generated targets.
 
 Pure functions on sequences of strings and numbers; no file I/O. The formats, the rounding rule
-and the context-window options are documented in docs/inputs-and-targets.md (UNIMSE.md section 3).
+and the context-window options are documented in docs/inputs-and-targets.md.
 
 Input:  `prefix + body`, the prefix used verbatim (`sst2 sentence: ` by default).
   MOSI/MOSEI: the lower-cased utterance.
