@@ -29,9 +29,9 @@ WHOLE_FILE = "params.yaml:"
 
 # (stage, group) -> the keys read where the stage hands the group's config whole to a core function.
 HAND_CHECKED: dict[tuple[str, str], tuple[str, ...]] = {
-    # evaluation.evaluate_tests -> data.make_loader(train=False): evaluation batches by length and never
-    # reads batch_size (training only), drop_last (training only) or max_target_tokens (targets are not
-    # tokenized for generation: the predictions table holds the target strings of the merged file).
+    # evaluation.evaluate_tests -> data.make_loader(train=False): batch_size and drop_last are read for
+    # training only; max_target_tokens truncates the tokenized targets, which generation never reads
+    # (the predictions table holds the merged file's target strings), so no output depends on them.
     ("evaluate", "loader"): ("eval_batch_size", "max_input_tokens", "bucket_size", "num_workers", "mmap_over_mib"),
 }
 
