@@ -7,7 +7,8 @@ imports included, and so are the packages' __init__.py files that Python runs on
 module is covered when a dep names its file or a folder that holds it.
 
 The params are derived from the stage module too: the groups it loads (`load_groups(params,
-group=Config, ...)`; `read_params` or `check_params` read the whole file) and, per group, the keys
+group=Config, ...)` or `load_config(Config, "group", ...)`; `read_params` or `check_params` read the
+whole file) and, per group, the keys
 it reads as attributes of the loaded config (a property counts for the fields it reads). A config
 handed whole to another function counts as the whole group, unless HAND_CHECKED below names the
 keys that the functions it goes to read (kept by hand: the reason is written next to each entry).
@@ -184,6 +185,10 @@ def params_read(root: Path, stage: str, entry: Path) -> set[str]:
             names = target.elts if isinstance(target, (ast.Tuple, ast.List)) else [target]
             for var, keyword in zip(names, node.value.keywords, strict=True):
                 bound[var.id] = (keyword.arg, keyword.value.id)
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) \
+                and getattr(node.value.func, "id", None) == "load_config":  # config = load_config(Cls, "group", ...)
+            cls, group = node.value.args[:2]
+            bound[node.targets[0].id] = (group.value, cls.id)
     if whole_file:
         return {WHOLE_FILE}
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
@@ -315,6 +320,14 @@ def test_a_key_read_by_the_stage_and_not_listed_is_reported(project_copy: Path):
     assert wrong_params(project_copy) == [
         "stage tokenizer: params list ['model.backbone', 'tokenizer'], "
         "but the stage reads ['model.backbone', 'model.d_model', 'tokenizer']"]
+
+
+def test_a_group_loaded_with_load_config_counts_too(project_copy: Path):
+    _edit(project_copy / "stages" / "tokenizer.py", "    model, config = load_groups(",
+          "    merge = load_config(MergeConfig, \"merge\", params)\n    print(merge.seed)\n    model, config = load_groups(")
+    assert wrong_params(project_copy) == [
+        "stage tokenizer: params list ['model.backbone', 'tokenizer'], "
+        "but the stage reads ['merge.seed', 'model.backbone', 'tokenizer']"]
 
 
 def test_a_property_counts_for_the_fields_it_reads():
