@@ -45,6 +45,7 @@ def make_model(folder: Path, params: dict, texts: list[str]) -> None:
     import torch
 
     from unimse_core.config import to_dict
+    from unimse_core.io.model_folder import write_run
     from unimse_core.model import build_model, save_model
     from unimse_core.tokenizer import train_tokenizer
 
@@ -53,7 +54,7 @@ def make_model(folder: Path, params: dict, texts: list[str]) -> None:
     save_model(build_model(load_config(ModelConfig, "model", params), tokenizer), folder, tokenizer)
     configs = {"text": to_dict(load_config(TextConfig, "text", params)),
                "loader": to_dict(load_config(LoaderConfig, "loader", params))}
-    (folder / "run.json").write_text(json.dumps({"configs": configs, "run_id": "bench-random"}, indent=2))
+    write_run(folder, {"configs": configs, "run_id": "bench-random"})
 
 
 def unimse(*args: str) -> tuple[float, str]:

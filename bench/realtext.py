@@ -197,7 +197,7 @@ def baselines(merged: Path, prefix: str, datasets: tuple[str, ...] = DATASETS) -
 def main(minutes: float, data: Path, workdir: Path | None, variant: str) -> None:
     missing = [rel for rel in variant_files(variant).values() if not (data / rel).is_file()]
     if missing:
-        reason = f"real data absent: {', '.join(str(data / m) for m in missing)} (see ../shared/data/README.md)"
+        reason = f"real data absent: {', '.join(str(data / m) for m in missing)} (see docs/realtext.md)"
         click.echo(f"bench.realtext skipped: {reason}")
         click.echo(json.dumps({"skipped": reason}))
         return

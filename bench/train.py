@@ -68,7 +68,7 @@ from unimse_core.training import Runtime, mean_loss, runtime, to_device, train_s
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_OVERHEAD = 0.15
 MIB = 2**20
-# Mean lengths per row, MELD-like: frames as UNIMSE.md section 1 gives them, tokens of a windowed input
+# Mean lengths per row, MELD-like: frames as docs/raw-data.md gives them, tokens of a windowed input
 # and of a universal-label target. Each row draws within +-SPREAD of them.
 LENGTHS = {"input": 150, "target": 12, "audio": 157, "video": 32}
 SPREAD = 0.25

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from unimse_core.config import ConfigError, load_config, read_params
+from unimse_core.config import ConfigError, check_across, load_config, read_params
 
 PathOption = click.Path(path_type=Path)
 
@@ -21,10 +21,13 @@ params_option = click.option("--params", type=PathOption, default=Path("params.y
 
 def load_groups(params: Path, **groups: type) -> tuple[Any, ...]:
     """The configs of the named params groups, in the order given (`data=DataConfig, ...`); a bad
-    value stops the command with the key's full name."""
+    value, or two loaded keys that must agree and do not (config.SAME_VALUE), stops the command with
+    the key's full name."""
     try:
         values = read_params(params)
-        return tuple(load_config(cls, group, values) for group, cls in groups.items())
+        configs = {group: load_config(cls, group, values) for group, cls in groups.items()}
+        check_across(configs)  # keys of two groups that must agree, where both are loaded
+        return tuple(configs.values())
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
 

@@ -1,4 +1,4 @@
-"""Stage `evaluate`: the selected model on every test set of the merged file, once (UNIMSE.md section 5).
+"""Stage `evaluate`: the selected model on every test set of the merged file, once (docs/results.md).
 
 Reads only the `test/<dataset>` groups. Writes `<predictions>/<dataset>.csv` (one row per test
 utterance: id, input, target, generated text, parsed fields, prediction, gold) and `--metrics`, a
@@ -19,6 +19,7 @@ from unimse_core.config import EvaluateConfig, LoaderConfig, TextConfig
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import list_groups, read_attrs, read_h5
+from unimse_core.io.model_folder import check_model_folder
 from unimse_core.io.tables import write_table
 from unimse_core.universal import LabelSchema
 
@@ -35,10 +36,10 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     from transformers.utils import logging as transformers_logging
 
     from unimse_core.determinism import pin_numerics
-    from unimse_core.evaluation import check_model_folder, evaluate_tests, select_test_groups
+    from unimse_core.evaluation import evaluate_tests, select_test_groups
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
-    from unimse_core.training import runtime
+    from unimse_core.runtime import DeviceError, runtime
 
     config, loader_config, text_config = load_groups(params, evaluate=EvaluateConfig, loader=LoaderConfig,
                                                      text=TextConfig)
@@ -58,10 +59,11 @@ def command(model_dir: Path, merged: Path, predictions: Path, metrics_path: Path
     try:
         tokenizer = load_tokenizer(model_dir)
         model = load_model(model_dir)
-        results = evaluate_tests(model, tests, tokenizer, loader_config, runtime(config),
+        rt = runtime(config, group="evaluate")
+        results = evaluate_tests(model, tests, tokenizer, loader_config, rt,
                                  max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                  score_decimals=score_decimals, schema=schema)
-    except ValueError as err:
+    except (ValueError, DeviceError) as err:
         raise click.ClickException(str(err)) from None
     with atomic_dir(predictions) as tmp:
         for dataset, table in results.tables.items():

@@ -14,7 +14,7 @@ import click
 
 from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DataConfig, FeaturesConfig, FetchConfig
-from unimse_core.io.atomic import write_json
+from unimse_core.io.verification import fetch_report, write_report
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import read_manifest
 from unimse_core.release import Policies, fetch_missing, locate, verify
@@ -47,11 +47,9 @@ def command(synthetic_dir: Path, synthetic_manifest: Path, local_dir: Path, mani
                         policies=policies)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
-    report = {"schema": report["schema"], "ok": report["ok"], "source": data.source, "raw_dir": root.as_posix(),
-              "manifest": {"name": release.name, "path": manifest_path.as_posix()},
-              "text_only": data.text_only, "downloaded": fetched,
-              **{k: v for k, v in report.items() if k not in ("schema", "ok")}}
-    write_json(report_path, report)
+    report = fetch_report(report, source=data.source, raw_dir=root, manifest_name=release.name,
+                          manifest_path=manifest_path, text_only=data.text_only, downloaded=fetched)
+    write_report(report_path, report)
     print_report(report)
     if not report["ok"]:
         raise click.ClickException(f"{len(report['problems'])} problem(s), listed in {report_path}")

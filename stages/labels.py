@@ -1,4 +1,4 @@
-"""Stage `labels`: the universal labels (UNIMSE.md section 2), one auditable table per dataset.
+"""Stage `labels`: the universal labels (docs/labels.md), one auditable table per dataset.
 
 Each table has the utterance's text, its universal label and, for every transferred slot, the
 neighbour's id and cosine; the summary counts label values, slot statuses and cosine quantiles.

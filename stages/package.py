@@ -10,13 +10,13 @@ the model's run.json `run_id`: a card of another run is refused.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import click
 
 from unimse_core.io.atomic import atomic_dir
+from unimse_core.io.model_folder import RUN_FILE, check_model_folder, read_run
 
 PathOption = click.Path(path_type=Path)
 
@@ -29,20 +29,24 @@ PathOption = click.Path(path_type=Path)
 @click.option("--out", type=PathOption, required=True, help="the folder to write (replaced whole)")
 def command(model_dir: Path, card: Path, out: Path) -> None:
     """Put the selected model and its model card (README.md) in one folder, ready to upload."""
-    from unimse_core.evaluation import check_model_folder
     from unimse_core.report import RUN_ID_KEY, split_card
 
     try:
         check_model_folder(model_dir)
         text = card.read_text(encoding="utf-8")
         meta, _body = split_card(text)
-        run = json.loads((model_dir / "run.json").read_text(encoding="utf-8"))
     except FileNotFoundError as err:
         raise click.ClickException(f"{err.filename or err}: not found") from None
     except ValueError as err:
         raise click.ClickException(f"{card}: {err}") from None
+    try:
+        run = read_run(model_dir, required=True)
+    except FileNotFoundError as err:
+        raise click.ClickException(f"{err.filename}: not found") from None
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
     if meta.get(RUN_ID_KEY) != run.get("run_id"):
-        raise click.ClickException(f"{card}: describes run {meta.get(RUN_ID_KEY)!r}, but {model_dir / 'run.json'} "
+        raise click.ClickException(f"{card}: describes run {meta.get(RUN_ID_KEY)!r}, but {model_dir / RUN_FILE} "
                                    f"is run {run.get('run_id')!r}; rerun the report stage (dvc repro report)")
     if out.resolve() == model_dir.resolve() or model_dir.resolve() in out.resolve().parents:
         raise click.UsageError("--out must be outside the model folder (DVC owns it)")

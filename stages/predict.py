@@ -27,9 +27,9 @@ import numpy as np
 
 from unimse_core.config import ConfigError, EvaluateConfig, LoaderConfig, TextConfig, from_dict, read_params
 from unimse_core.io.errors import RawDataError
+from unimse_core.io.model_folder import RUN_FILE, check_model_folder, read_run, weight_files
 
 PathOption = click.Path(path_type=Path)
-RUN_FILE = "run.json"
 
 
 @click.command()
@@ -56,11 +56,9 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
             conversations: str, batch_size: int | None, audio: Path | None, video: Path | None, as_json: bool,
             constrained: bool, max_new_tokens: int, device: str, params: Path) -> None:
     """Universal labels of one utterance (--text) or of a CSV/JSONL file of utterances or conversations."""
-    from unimse_core.evaluation import (check_model_folder, predict_split, single_worker, universal_label,
-                                        utterance_arrays)
+    from unimse_core.evaluation import predict_split, single_worker, universal_label, utterance_arrays
     from unimse_core.model import load_model  # heavy imports at run time only
     from unimse_core.tokenizer import load_tokenizer
-    from unimse_core.training import runtime
 
     from transformers.utils import logging as transformers_logging
 
@@ -92,7 +90,7 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
     arrays = utterance_arrays(text, prefix=text_config.prefix, audio=_frames(audio, "audio", dim),
                               video=_frames(video, "video", dim), feature_dim=dim)
     try:
-        generated = predict_split(model, arrays, tokenizer, single_worker(loader_config), runtime(config),
+        generated = predict_split(model, arrays, tokenizer, single_worker(loader_config), _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                   score_decimals=text_config.score_decimals)[0]
     except ValueError as err:
@@ -106,6 +104,16 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
         click.echo(f"{name:<16}{'?' if label[key] is None else label[key]}")
     if not label["valid"]:
         click.echo(f"the output {generated!r} does not parse: {label['reason']}", err=True)
+
+
+def _runtime(config: EvaluateConfig) -> Any:
+    """The device of `--device` (an error names the option, not a params key: predict reads none)."""
+    from unimse_core.runtime import DeviceError, runtime
+
+    try:
+        return runtime(config, group="predict", device_key="--device")
+    except DeviceError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _check_usage(text: str | None, input_file: Path | None, output_file: Path | None, conversations: str,
@@ -140,7 +148,6 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
     from unimse_core.evaluation import predict_split, single_worker
     from unimse_core.inference import model_id, output_rows, request_arrays, request_inputs
     from unimse_core.io.requests import read_rows, write_rows
-    from unimse_core.training import runtime
 
     try:
         rows = read_rows(input_file)
@@ -152,12 +159,12 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
     if batch_size is not None:
         loader = dataclasses.replace(loader, eval_batch_size=batch_size)
     try:
-        generated = predict_split(model, arrays, tokenizer, loader, runtime(config),
+        generated = predict_split(model, arrays, tokenizer, loader, _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
                                   score_decimals=text_config.score_decimals)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
-    identity = model_id(_run(model_dir), [model_dir / "model.safetensors", model_dir / "unimse.safetensors"])
+    identity = model_id(read_run(model_dir), weight_files(model_dir))
     columns, out = output_rows(rows, inputs, generated, conversations=conversations, model_id=identity)
     write_rows(output_file, columns, out)
     unparsed = sum(not r["valid"] for r in out)
@@ -165,23 +172,13 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
                + (f"; {unparsed} output(s) do not parse (column parse_error)" if unparsed else ""))
 
 
-def _run(model_dir: Path) -> dict[str, Any] | None:
-    try:
-        run = json.loads((model_dir / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return run if isinstance(run, dict) else None
-
-
 def _settings(model_dir: Path, params: Path) -> tuple[TextConfig, LoaderConfig]:
     """The `text` and `loader` configs of the model's run (run.json), else of `params`."""
-    configs: dict[str, Any] = {}
     run_file = model_dir / RUN_FILE
-    if run_file.is_file():
-        try:
-            configs = json.loads(run_file.read_text(encoding="utf-8")).get("configs", {})
-        except (ValueError, AttributeError) as err:
-            raise click.ClickException(f"{run_file}: not a run description: {err}") from None
+    try:
+        configs: dict[str, Any] = (read_run(model_dir) or {}).get("configs", {})
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
     out = []
     for group, cls in (("text", TextConfig), ("loader", LoaderConfig)):
         try:

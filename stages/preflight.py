@@ -93,7 +93,7 @@ def _model_checks(model_config, train, loader, tokenizer, arrays, checkpoints: P
     from unimse_core.data import make_loader
     from unimse_core.model import build_model, parameter_groups
     from unimse_core.preflight import Check
-    from unimse_core.training import runtime, to_device
+    from unimse_core.runtime import runtime, to_device
 
     model = build_model(model_config, tokenizer)
     groups = parameter_groups(model, trainable_blocks=train.trainable_blocks, lr_t5=train.lr_t5,

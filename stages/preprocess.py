@@ -7,7 +7,6 @@ dataset (schema in docs/hdf5-schema.md) and prints what each policy dropped or c
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -19,6 +18,7 @@ from unimse_core.io.hdf5 import write_h5
 from unimse_core.io.manifest import sha256_file
 from unimse_core.datasets import NAMES
 from unimse_core.io.universal_labels import read_universal_labels
+from unimse_core.io.verification import read_report
 from unimse_core.preprocess import preprocess
 from unimse_core.release import dataset_sources, open_dataset
 from unimse_core.universal import LabelSchema
@@ -36,7 +36,7 @@ def command(dataset: str, report: Path, labels: Path, out: Path, params: Path) -
     data, text_config, features_config = load_groups(params, data=DataConfig, text=TextConfig,
                                                      features=FeaturesConfig)
     try:
-        verified = json.loads(report.read_text(encoding="utf-8"))
+        verified = read_report(report)
         table, features = open_dataset(verified, dataset, features=not data.text_only, source=str(report))
         schema = LabelSchema.of(data.datasets)
         universal = read_universal_labels(labels, schema.slots)

@@ -25,7 +25,9 @@ from stages.common import PathOption, load_groups, params_option
 from unimse_core.config import DATASETS, DataConfig, ReportConfig, TrainConfig, read_params
 from unimse_core.io.atomic import atomic_dir, write_text
 from unimse_core.io.errors import RawDataError
+from unimse_core.io.model_folder import read_run
 from unimse_core.io.tables import read_table
+from unimse_core.io.verification import read_report
 from unimse_core.report import (DATASET_NAMES, METRIC_NAMES, ReportInputs, comparison, format_value,
                                 read_json, read_predictions, render_model_card, render_report, synthetic,
                                 write_figures)
@@ -57,8 +59,8 @@ def command(metrics: Path, train_summary: Path | None, labels_summary: Path | No
         if not isinstance(test, dict):
             raise RawDataError(metrics, "expected an object {dataset: {metric: value}}")
         optional = {name: None if path is None else read_json(path)
-                    for name, path in (("train", train_summary), ("labels", labels_summary), ("merge", merge_summary),
-                                       ("verification", verification))}
+                    for name, path in (("train", train_summary), ("labels", labels_summary), ("merge", merge_summary))}
+        optional["verification"] = None if verification is None else read_report(verification)
         rows = {d: len(read_predictions(predictions / f"{d}.csv")["gold"]) for d in DATASETS
                 if predictions is not None and (predictions / f"{d}.csv").is_file()}
         intervals = _intervals(predictions, report_config)
@@ -66,7 +68,12 @@ def command(metrics: Path, train_summary: Path | None, labels_summary: Path | No
         if card is not None:
             if model_dir is None:
                 raise click.UsageError("--card needs --model (the model folder the card describes)")
-            run = read_json(model_dir / "run.json")
+            try:
+                run = read_run(model_dir, required=True)
+            except FileNotFoundError as err:
+                raise RawDataError(err.filename, "file not found") from None
+            except ValueError as err:
+                raise click.ClickException(str(err)) from None
         with atomic_dir(figures) as tmp:
             drawn = write_figures(tmp, predictions=predictions, live=live)
     except RawDataError as err:

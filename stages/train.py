@@ -21,6 +21,7 @@ from unimse_core.config import LoaderConfig, ModelConfig, TrainConfig, to_dict
 from unimse_core.io.atomic import atomic_dir, write_json
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import read_attrs, read_h5
+from unimse_core.io.model_folder import write_run
 from unimse_core.training import BEST, DEV_METRICS, run_id, seed_everything, train
 from unimse_core.universal import LabelSchema
 
@@ -46,7 +47,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     from unimse_core.determinism import pin_numerics
     from unimse_core.launch import LaunchError, launched, spawn
     from unimse_core.model import build_model  # heavy imports (torch, transformers) at run time only
-    from unimse_core.training import runtime
+    from unimse_core.runtime import DeviceError, runtime
     from unimse_core.versions import package_versions
 
     started = time.perf_counter()
@@ -72,12 +73,20 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         raise click.ClickException(str(err)) from None
     transformers_logging.disable_progress_bar()  # one bar per saved checkpoint would bury ours
     tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-    text_config = _text_config(merged)  # read before hours of training, not after
+    built_with = _built_with(merged)  # read before hours of training, not after
+    text_config = built_with["text"]
+    built_dim = built_with.get("features", {}).get("dim")
+    if built_dim is not None and model_config.feature_dim != built_dim:
+        raise click.ClickException(f"model.feature_dim: must equal features.dim ({built_dim}), the width "
+                                   f"{merged}'s frames were built with, got {model_config.feature_dim}")
     try:
         schema = LabelSchema.of_merged(read_attrs(merged))
     except ValueError as err:
         raise click.ClickException(f"{merged}: {err}") from None
-    rt = runtime(config)
+    try:
+        rt = runtime(config, group="train")
+    except DeviceError as err:
+        raise click.ClickException(str(err)) from None
     seed_everything(config.seed)
     model = build_model(model_config, tokenizer)
     identity = run_id(configs={"model": model_config, "train": config, "loader": loader_config,
@@ -99,12 +108,12 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
     with atomic_dir(out) as tmp:
         shutil.copytree(best, tmp, dirs_exist_ok=True)
         tokenizer.save_pretrained(tmp)
-        (tmp / "run.json").write_text(json.dumps(
-            {"configs": {"model": to_dict(model_config), "train": to_dict(config), "loader": to_dict(loader_config),
-                         # how inputs were built, so that `unimse predict` builds them the same way
-                         "text": text_config},
-             "world_size": rt.world_size, "numerics": numerics, "versions": package_versions(),
-             "run_id": identity}, indent=2) + "\n")
+        write_run(tmp, {"configs": {"model": to_dict(model_config), "train": to_dict(config),
+                                    "loader": to_dict(loader_config),
+                                    # how inputs were built, so that `unimse predict` builds them the same way
+                                    "text": text_config},
+                        "world_size": rt.world_size, "numerics": numerics, "versions": package_versions(),
+                        "run_id": identity})
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,
                          "best_select": state.best_value, "epochs_run": state.epoch, "steps": state.step,
                          "stopped_early": state.epoch < config.epochs and state.bad_epochs >= config.patience > 0,
@@ -140,7 +149,7 @@ class _Live:
         self.live.make_summary()
 
 
-def _text_config(merged: Path) -> dict:
-    """The `text` params the merged file's rows were built with (every dataset shares them)."""
+def _built_with(merged: Path) -> dict:
+    """The `text` and `features` params the merged file's rows were built with (every dataset shares them)."""
     sources = read_attrs(merged)["sources"]
-    return next(iter(sources.values()))["config"]["text"]
+    return next(iter(sources.values()))["config"]

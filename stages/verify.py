@@ -16,6 +16,7 @@ import click
 from unimse_core.config import DATASETS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import read_manifest
+from unimse_core.io.verification import with_problems
 from unimse_core.release import Policies, inspect_unlisted, locate_paths, verify
 from stages.console import print_report
 
@@ -41,13 +42,12 @@ def command(paths: tuple[Path, ...], manifest: Path, unmatched_ids: str, text_on
                         policies=policies)
     except RawDataError as err:
         raise click.ClickException(str(err)) from None
-    problems = []
+    problems, records = [], []
     for path in unlisted:
         record, found = inspect_unlisted(path, policies)
-        report.setdefault("unlisted", []).append(record)
+        records.append(record)
         problems.extend(found)
-    report["problems"] = problems + report["problems"]
-    report["ok"] = not report["problems"]
+    report = with_problems(report, problems, **({"unlisted": records} if records else {}))
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:

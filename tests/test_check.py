@@ -85,3 +85,27 @@ def test_every_stage_runs_after_check():
     for name in stages:
         if name != "check":
             assert "check" in upstream(name, set()), f"stage {name} may run before check"
+
+
+def test_model_feature_dim_must_equal_features_dim_when_the_configs_load(tmp_path):
+    import click
+    import pytest
+
+    from stages.common import load_groups
+    from unimse_core.config import FeaturesConfig, ModelConfig
+
+    bad = read_params(ROOT / "params.yaml")
+    bad["model"]["feature_dim"] = bad["features"]["dim"] // 2
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(bad, sort_keys=False))
+    expected = f"model.feature_dim: must equal features.dim ({bad['features']['dim']}), got {bad['model']['feature_dim']}"
+    result = CliRunner().invoke(check_stage, ["--out", str(tmp_path / "checked.json"), "--params", str(path)])
+    assert result.exit_code == 1 and expected in result.output, result.output
+    assert not (tmp_path / "checked.json").exists()
+    with pytest.raises(click.ClickException) as err:  # any stage that loads both groups
+        load_groups(path, model=ModelConfig, features=FeaturesConfig)
+    assert err.value.message == expected
+    load_groups(path, model=ModelConfig)  # one group alone has nothing to agree with
+    bad["features"]["dim"] = bad["model"]["feature_dim"]  # both changed together: fine
+    path.write_text(yaml.safe_dump(bad, sort_keys=False))
+    assert check_params(path)["features"].dim == bad["model"]["feature_dim"]

@@ -1,4 +1,4 @@
-"""Metrics against values worked out by hand (MMSA definitions, UNIMSE.md section 5)."""
+"""Metrics against values worked out by hand (MMSA definitions, docs/results.md)."""
 
 from __future__ import annotations
 

@@ -133,3 +133,11 @@ def test_constrained_decoding_needs_room_for_the_shortest_label(folder):
     result = run(folder, "--text", "x", "--max-new-tokens", "8", ok=False)
     assert result.exit_code != 0 and "--max-new-tokens" in result.output and "17" in result.output
     run(folder, "--text", "x", "--max-new-tokens", "8", "--no-constrained")
+
+
+def test_a_cuda_device_that_is_absent_names_the_option_read(folder, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    result = run(folder, "--text", "a film", "--device", "cuda", ok=False)
+    assert result.exit_code != 0
+    assert "--device: cuda, but torch sees no CUDA device" in result.output
+    assert "train.device" not in result.output and "evaluate.device" not in result.output

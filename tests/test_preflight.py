@@ -72,7 +72,9 @@ def test_a_missing_encoder_is_a_blocker_naming_embed_encoder(inputs, tmp_path):
 def test_feature_widths_that_disagree_are_a_blocker(inputs, tmp_path):
     assert "change model.feature_dim" in run(inputs, tmp_path, ok=False, model={"feature_dim": 8},
                                              features={"dim": 8}).output  # the merged file's frames are 4 wide
-    assert "features.dim 5 but model.feature_dim 4" in run(inputs, tmp_path, ok=False, features={"dim": 5}).output
+    # two params that disagree stop the configs' loading, before any other check (config.SAME_VALUE)
+    assert "model.feature_dim: must equal features.dim (5), got 4" in run(inputs, tmp_path, ok=False,
+                                                                           features={"dim": 5}).output
 
 
 def test_cuda_and_bf16_requested_without_them_are_blockers(inputs, tmp_path, monkeypatch):

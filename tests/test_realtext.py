@@ -1,5 +1,5 @@
 """The real MOSI, MOSEI and MELD texts (../shared/data) through fetch, embed, labels, preprocess and merge,
-text-only, with the exact split counts of UNIMSE.md section 1. Skips where the data folder is absent."""
+text-only, with the exact split counts of docs/raw-data.md. Skips where the data folder is absent."""
 
 from __future__ import annotations
 

@@ -119,7 +119,7 @@ def test_report_puts_ours_beside_the_papers_numbers_on_the_same_scale(tmp_path):
     # not evaluated in this run: the paper's rows stay, ours is absent
     assert table_row(text, "MOSEI", "MAE (lower is better)", "—", "0.523", "—")
     assert table_row(text, "IEMOCAP", "weighted F1", "—", "70.66", "—")
-    # every number of UNIMSE.md section 5 is in the report
+    # every number of the paper (docs/results.md) is in the report
     for dataset, metrics in PAPER.items():
         for metric, value in metrics.items():
             assert (f"{value:.3f}" if metric in ("MAE", "Corr") else f"{value:.2f}") in text, (dataset, metric)

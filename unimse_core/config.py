@@ -276,7 +276,7 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class LabelsConfig:
-    """`labels`: the universal-label transfer (UNIMSE.md section 2)."""
+    """`labels`: the universal-label transfer (docs/labels.md)."""
 
     neighbour_splits: tuple[Literal["train", "valid", "test"], ...] = param(
         min_len=1, unique=True,
@@ -339,7 +339,7 @@ def combination_datasets(combination: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class MergeConfig:
-    """`merge`: which datasets train together (UNIMSE.md section 3)."""
+    """`merge`: which datasets train together (docs/reproducing.md)."""
 
     combination: str = param(
         help="mos = MOSI+MOSEI, moseld = +MELD, moseldmp = +IEMOCAP (the paper), a dataset name, or names and "
@@ -361,7 +361,7 @@ class MergeConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """`train`: optimisation, model selection on the dev set, checkpoints (UNIMSE.md section 5)."""
+    """`train`: optimisation, model selection on the dev set, checkpoints (docs/training.md)."""
 
     seed: int = param(ge=0)
     epochs: int = param(ge=1)
@@ -406,7 +406,7 @@ class TokenizerConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """`model`: T5 + pre-trained modality fusion + inter-modality contrastive learning (UNIMSE.md section 4,
+    """`model`: T5 + pre-trained modality fusion + inter-modality contrastive learning (docs/model.md,
     unimse_core/model.py, docs/model.md)."""
 
     backbone: str = param(help="scratch (a T5 of the sizes below) | a Hugging Face id or local folder (the paper: t5-base)")
@@ -417,7 +417,7 @@ class ModelConfig:
     num_heads: int = param(ge=1, help="scratch only: attention heads")
     d_kv: int = param(ge=1, help="scratch only: width of one head")
     dropout_rate: float = param(ge=0.0, lt=1.0, help="scratch only: T5's dropout")
-    feature_dim: int = param(ge=1, help="width of the audio and video frames (features.dim)")
+    feature_dim: int = param(ge=1, help="width of the audio and video frames; must equal features.dim (SAME_VALUE)")
     lstm_hidden: int = param(ge=1, help="LSTM hidden size; also the width of the utterance vectors a and v")
     lstm_layers: int = param(ge=1)
     bidirectional: bool = param()
@@ -494,12 +494,31 @@ GROUPS: dict[str, type] = {"data": DataConfig, "synthetic": SyntheticConfig, "fe
                            "loader": LoaderConfig, "report": ReportConfig}
 
 
+# Keys of two groups that must hold the same value (the first names the one to change).
+SAME_VALUE: tuple[tuple[str, str], ...] = (
+    ("model.feature_dim", "features.dim"),  # the model's LSTMs read frames of the width preprocessing writes
+)
+
+
+def check_across(configs: Mapping[str, Any]) -> None:
+    """ConfigError naming both keys where two groups' keys of SAME_VALUE differ; `configs`: {group: config}."""
+    for key, other in SAME_VALUE:
+        (group, name), (other_group, other_name) = key.split("."), other.split(".")
+        if group in configs and other_group in configs:
+            value, expected = getattr(configs[group], name), getattr(configs[other_group], other_name)
+            if value != expected:
+                raise ConfigError(f"{key}: must equal {other} ({expected!r}), got {value!r}")
+
+
 def check_params(params: str | Path | Mapping[str, Any] = "params.yaml") -> dict[str, Any]:
-    """The config of every group of GROUPS, checked as each stage checks its own; a group that no
-    stage reads (a misspelt group name) fails too, naming the known groups."""
+    """The config of every group of GROUPS, checked as each stage checks its own, then the keys of
+    SAME_VALUE against each other; a group that no stage reads (a misspelt group name) fails too,
+    naming the known groups."""
     if not isinstance(params, Mapping):
         params = read_params(params)
     unknown = sorted(set(params) - set(GROUPS))
     if unknown:
         raise ConfigError(f"{unknown[0]}: unknown group in params.yaml (known groups: {', '.join(GROUPS)})")
-    return {group: load_config(cls, group, params) for group, cls in GROUPS.items()}
+    configs = {group: load_config(cls, group, params) for group, cls in GROUPS.items()}
+    check_across(configs)
+    return configs

@@ -1,5 +1,5 @@
 """Greedy decoding constrained to the universal-label grammar, so that every output parses
-(UNIMSE.md section 3; docs/inputs-and-targets.md).
+(docs/inputs-and-targets.md).
 
 The grammar, on characters, no spaces:
 

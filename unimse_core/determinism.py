@@ -41,7 +41,7 @@ def pin_numerics(deterministic: bool, cpu_threads: int, *, group: str, device: s
     """Pin the kernels a run uses; returns what was pinned, for the run's records.
 
     Call it before the first tensor operation of the process: torch and MKL choose their kernels
-    once. The stages call it right after loading their params; `training.runtime` calls it again
+    once. The stages call it right after loading their params; `runtime.runtime` calls it again
     (a no-op then) for callers of the library. `group` names the params group in messages.
     `cpu_threads` > 0 sets torch's intra-op threads (0: torch's default, one per core), whether
     deterministic or not. `device` "auto" means CUDA when available.

@@ -1,4 +1,4 @@
-"""Sentence encoders for the universal-label transfer (UNIMSE.md section 2).
+"""Sentence encoders for the universal-label transfer (docs/labels.md).
 
 `encode(texts, config)` gives one L2-normalised row per text, chosen by `embed.encoder`:
 

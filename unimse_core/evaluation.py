@@ -1,4 +1,4 @@
-"""Test-set evaluation and single-utterance prediction with a trained UniMSE (UNIMSE.md sections 3, 5).
+"""Test-set evaluation and single-utterance prediction with a trained UniMSE (docs/inputs-and-targets.md, docs/results.md).
 
 `predict_split` generates greedily, in batches, for every row of a split and returns the texts in
 row order; `constrained=True` keeps decoding inside the universal-label grammar
@@ -31,10 +31,10 @@ from unimse_core.io.hdf5 import SplitArrays
 from unimse_core import datasets
 from unimse_core.datasets.base import CLASS_METRICS, SCORE_METRICS
 from unimse_core.metrics import dataset_metrics
-from unimse_core.model import EXTRA_CONFIG, EXTRA_WEIGHTS, UniMSE
+from unimse_core.model import UniMSE
+from unimse_core.runtime import Runtime, generate_fitting, to_device
 from unimse_core.text import msa_input
 from unimse_core.universal import DEFAULT_SCHEMA, UNPARSABLE, LabelSchema
-from unimse_core.training import Runtime, generate_fitting, to_device
 
 # metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for emotion datasets, then the count.
 MSA_METRICS: tuple[str, ...] = SCORE_METRICS
@@ -48,13 +48,6 @@ def table_columns(schema: LabelSchema) -> tuple[str, ...]:
 
 TABLE_COLUMNS: tuple[str, ...] = table_columns(DEFAULT_SCHEMA)
 TEST_PREFIX = "test/"
-
-# What `save_model(model, folder, tokenizer)` writes and loading needs (one of each tuple).
-MODEL_FILES: tuple[tuple[str, ...], ...] = (
-    (EXTRA_CONFIG,), (EXTRA_WEIGHTS,), ("config.json",),
-    ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin"),
-    ("tokenizer_config.json",), ("tokenizer.json", "spiece.model"))
-
 
 def metric_names(dataset: str) -> tuple[str, ...]:
     """The keys of a dataset's entry in metrics/test.json, in order."""
@@ -176,18 +169,6 @@ def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str],
 # one utterance
 
 
-def check_model_folder(folder: str | Path) -> None:
-    """FileNotFoundError naming the first file of a saved model (weights, configs, tokenizer) that is missing."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: model folder not found")
-    for names in MODEL_FILES:
-        if not any((folder / name).is_file() for name in names):
-            raise FileNotFoundError(f"{folder / names[0]}: missing model file"
-                                    + (f" (or {', '.join(names[1:])})" if len(names) > 1 else "")
-                                    + "; expected a folder written by the train stage")
-
-
 def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video: np.ndarray | None,
                      feature_dim: int) -> SplitArrays:
     """One MOSI/MOSEI-style row: input `msa_input(text, prefix)`, frames [T, feature_dim] with NaN/inf set
@@ -219,6 +200,6 @@ def single_worker(config: LoaderConfig) -> LoaderConfig:
     return dataclasses.replace(config, num_workers=0)
 
 
-__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "UNPARSABLE", "table_columns", "EvalResults", "check_model_folder", "evaluate_tests",
+__all__ = ["CLASS_METRICS", "MSA_METRICS", "TABLE_COLUMNS", "UNPARSABLE", "table_columns", "EvalResults", "evaluate_tests",
            "generate_texts", "label_constraint", "metric_names", "ordered_metrics", "predict_split",
            "prediction_table", "single_worker", "select_test_groups", "universal_label", "utterance_arrays"]

@@ -1,4 +1,4 @@
-"""Acoustic and visual sequences brought to one width, cleaned and packed flat (UNIMSE.md section 1).
+"""Acoustic and visual sequences brought to one width, cleaned and packed flat (docs/raw-data.md, docs/hdf5-schema.md).
 
 Every feature vector is zero-padded or truncated to `features.dim` (64 in the paper) and NaN/inf
 values become 0. The packed layout is the one the HDF5 files store: one float32 array of frames

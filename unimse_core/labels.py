@@ -1,4 +1,4 @@
-"""Universal labels (UNIMSE.md section 2): each sample borrows the label slots its dataset lacks.
+"""Universal labels (docs/labels.md): each sample borrows the label slots its dataset lacks.
 
 Every utterance gets three slots: a sentiment `score` (MOSI/MOSEI), a `meld_emotion` word and an
 `iemocap_emotion` code. Its own dataset fills one slot. Samples are split into polarity pools
@@ -145,7 +145,7 @@ class Samples:
 class Transfer:
     """The transfer's result, one entry per input row (same order).
 
-    polarity: sign of the own score for score datasets (UNIMSE.md section 3), the pool otherwise; it
+    polarity: sign of the own score for score datasets (docs/labels.md), the pool otherwise; it
     differs from `pool` only where a MOSI/MOSEI annotation disagrees with its score's sign.
     values[slot]: the slot's value per row (also readable as `.score`, `.meld_emotion`, ...).
     neighbour[slot]: row index of the sample the slot was copied from, -1 where not matched.

@@ -1,4 +1,4 @@
-"""Metrics, identical to the community's MMSA definitions so that numbers compare (UNIMSE.md section 5).
+"""Metrics, identical to the community's MMSA definitions so that numbers compare (docs/results.md).
 
 MOSI/MOSEI (regression on [-3, 3]):
   MAE, Corr        on the unclipped predictions;

@@ -1,5 +1,5 @@
 """UniMSE: a stock transformers T5 with pre-trained modality fusion (PMF) and inter-modality
-contrastive learning (UNIMSE.md section 4; equations numbered as in docs/model.md).
+contrastive learning (docs/model.md, whose equation numbers the comments use).
 
 The T5 is never forked. PMF runs in forward hooks on the stock `T5Block` modules of the last
 `fusion_blocks` blocks of the encoder and of the decoder: a hook takes the block's hidden states F
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from transformers import GenerationConfig, LogitsProcessor, LogitsProcessorList,
 
 from unimse_core.config import ModelConfig, from_dict, to_dict
 from unimse_core.data import LABEL_PAD
+from unimse_core.io import model_folder
 from unimse_core.versions import package_versions
 
 MODALITIES: tuple[str, ...] = ("audio", "video")
@@ -45,10 +45,9 @@ FUSED: dict[str, tuple[str, ...]] = {"both": ("video", "audio"), "audio": ("audi
                                      "none": ()}
 PMF_INIT_STD = 1e-3  # W_d, W_u ~ N(0, 0.001^2), as the reference's adapters
 
-CHECKPOINT_FORMAT = "unimse-model"
-CHECKPOINT_SCHEMA = 1
-EXTRA_WEIGHTS = "unimse.safetensors"  # PMF, LSTM encoders and contrastive projections
-EXTRA_CONFIG = "unimse.json"  # the resolved ModelConfig, schema version and library versions
+# the folder's layout and file names belong to unimse_core/io/model_folder.py
+CHECKPOINT_FORMAT = model_folder.FORMAT
+EXTRA_WEIGHTS = model_folder.EXTRA_WEIGHTS
 
 Constraint = Callable[[int, torch.Tensor], list[int]] | LogitsProcessor
 
@@ -457,9 +456,7 @@ def save_model(model: UniMSE, folder: str | Path, tokenizer: Any = None) -> None
     model.t5.save_pretrained(folder)
     safetensors.torch.save_file({k: v.detach().cpu().contiguous() for k, v in extra_state_dict(model).items()},
               str(folder / EXTRA_WEIGHTS), metadata={"format": CHECKPOINT_FORMAT})
-    meta = {"format": CHECKPOINT_FORMAT, "schema_version": CHECKPOINT_SCHEMA, "model": to_dict(model.config),
-            "versions": package_versions()}
-    (folder / EXTRA_CONFIG).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    model_folder.write_extra_config(folder, to_dict(model.config), package_versions())
     if tokenizer is not None:
         tokenizer.save_pretrained(folder)
 
@@ -467,11 +464,8 @@ def save_model(model: UniMSE, folder: str | Path, tokenizer: Any = None) -> None
 def load_model(folder: str | Path) -> UniMSE:
     """The UniMSE that `save_model` wrote into `folder` (on the CPU)."""
     folder = Path(folder)
-    meta = json.loads((folder / EXTRA_CONFIG).read_text(encoding="utf-8"))
-    if meta.get("format") != CHECKPOINT_FORMAT or meta.get("schema_version") != CHECKPOINT_SCHEMA:
-        raise ValueError(f"{folder / EXTRA_CONFIG}: not a {CHECKPOINT_FORMAT} checkpoint of schema "
-                         f"{CHECKPOINT_SCHEMA} (format {meta.get('format')!r}, schema {meta.get('schema_version')!r})")
-    config = from_dict(ModelConfig, meta["model"], "model")
+    meta = model_folder.read_extra_config(folder)
+    config = from_dict(ModelConfig, meta["model"], f"{folder / model_folder.EXTRA_CONFIG}: model")
     t5 = T5ForConditionalGeneration.from_pretrained(folder, local_files_only=True)
     model = UniMSE(t5, config)
     extra = safetensors.torch.load_file(str(folder / EXTRA_WEIGHTS))

@@ -1,6 +1,6 @@
 """One dataset's raw labels, universal labels and features -> the model's rows, split by split.
 
-Per utterance: the input text (UNIMSE.md section 3, unimse_core.text), the universal-label target
+Per utterance: the input text (docs/inputs-and-targets.md, unimse_core.text), the universal-label target
 string, the gold fields the metrics use, and the acoustic and visual sequences brought to
 `features.dim` with NaN/inf set to 0 (unimse_core.features). Every row dropped or changed by a
 policy is counted in the returned statistics; nothing is dropped silently.

@@ -10,7 +10,6 @@ an empty list means the release is usable.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,13 +19,12 @@ from typing import Any, Literal
 import numpy as np
 
 from unimse_core import datasets as registry
-from unimse_core.io import raw
+from unimse_core.io import raw, verification
 from unimse_core.io.download import download
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.manifest import SPLITS, FileCheck, Manifest, ManifestEntry, check_file, sha256_file
 from unimse_core.io.safe_pickle import load_pickle
 
-REPORT_SCHEMA = 1
 LABEL_KINDS = tuple(dict.fromkeys(k for d in registry.REGISTRY.values() for k in d.label_kinds))
 FEATURE_KINDS = ("msa_features", "erc_features")
 EXAMPLES = 5  # unmatched ids quoted in the report, per direction
@@ -298,8 +296,7 @@ def verify(located: Sequence[Located], *, datasets: Sequence[str], text_only: bo
                                                     policies=policies, encodings=encodings)
         datasets_report[dataset] = summary
         problems.extend(dataset_problems)
-    return {"schema": REPORT_SCHEMA, "ok": not problems, "files": files, "datasets": datasets_report,
-            "problems": problems}
+    return verification.checked(files, datasets_report, problems)
 
 
 def inspect_unlisted(path: Path, policies: Policies | None = None) -> tuple[dict[str, Any], list[str]]:
@@ -392,7 +389,7 @@ def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = Tr
 
 def label_tables(report_path: Path, names: Sequence[str], *, text_only: bool) -> dict[str, raw.LabelTable]:
     """The verified label tables of `names` (a split read from the features unless text-only)."""
-    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
+    report = verification.read_report(report_path)
     return {d: open_dataset(report, d, features=registry.get(d).splits_need_features and not text_only,
                             source=str(report_path))[0] for d in names}
 

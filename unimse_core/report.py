@@ -5,7 +5,7 @@ Scales: our metrics files hold fractions (0.4868); the paper prints accuracies a
 percent (48.68). Every table here shows both on the paper's scale: percent for accuracies and F1
 scores, MAE and Pearson r as they are.
 
-The paper's numbers (UNIMSE.md section 5, single model trained on MOSELDMP). Its MOSI/MOSEI tables
+The paper's numbers (docs/results.md, single model trained on MOSELDMP). Its MOSI/MOSEI tables
 print Acc-2 and F1 as "has-0 / non-0" pairs (MMSA's convention): MOSI Acc-2 85.85/86.90 and F1
 85.83/86.42; for MOSEI the section keeps the non-0 values (Acc-2 87.50, F1 87.46). The non-0 values
 are the ones quoted on their own elsewhere (Papers with Code: MOSI Acc-2 86.9, F1 86.42).

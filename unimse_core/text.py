@@ -1,7 +1,7 @@
 """The model's input strings and target strings, and the parser of generated targets.
 
 Pure functions on sequences of strings and numbers; no file I/O. The formats, the rounding rule
-and the context-window options are documented in docs/inputs-and-targets.md (UNIMSE.md section 3).
+and the context-window options are documented in docs/inputs-and-targets.md.
 Each dataset builds its own input (its module in unimse_core.datasets); the target layout is the
 registry's (unimse_core.universal). This module gathers them under their documented names, with
 the paper's layout (`polarity,score,meld_emotion,iemocap_emotion`) as the default.

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import math
-import os
 import pickle
 import random
 import re
@@ -32,14 +31,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from unimse_core.config import EvaluateConfig, LoaderConfig, TrainConfig, to_dict
+from unimse_core.config import LoaderConfig, TrainConfig, to_dict
 from unimse_core.data import make_loader
-from unimse_core.determinism import pin_numerics
 from unimse_core.io.atomic import atomic_dir, atomic_path
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core.metrics import dataset_metrics, primary
 from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 from unimse_core.model import UniMSE, parameter_groups, save_model
+# the device helpers, shared with evaluation and prediction (re-exported: `training.runtime` keeps working)
+from unimse_core.runtime import Runtime, generate_fitting, runtime, to_device
 
 CHECKPOINT = "last.pt"
 BEST = "best"
@@ -47,47 +47,7 @@ DEV_METRICS = "dev_metrics.json"
 
 
 # ----------------------------------------------------------------------------------------------
-# run environment
-
-
-@dataclass(frozen=True)
-class Runtime:
-    device: torch.device
-    rank: int
-    world_size: int
-    autocast: Callable[[], contextlib.AbstractContextManager]
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def runtime(config: TrainConfig | EvaluateConfig) -> Runtime:
-    """Device and process group: under torchrun (WORLD_SIZE > 1) one process per device, gloo on CPU.
-
-    Reads only `device`, `bf16`, `deterministic` and `cpu_threads`, which training and evaluation
-    configure alike; pins the numerics (unimse_core/determinism.py)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device: cuda, but torch sees no CUDA device")
-    if world_size > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if cuda else "gloo")
-    if cuda:
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        torch.cuda.set_device(local)
-        device = torch.device("cuda", local)
-    else:
-        device = torch.device("cpu")
-    use_bf16 = cuda and config.bf16
-    pin_numerics(config.deterministic, config.cpu_threads, device=device,
-                 group="train" if isinstance(config, TrainConfig) else "evaluate")
-
-    def autocast() -> contextlib.AbstractContextManager:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
-
-    return Runtime(device, rank, world_size, autocast)
+# seeds and RNG states
 
 
 def seed_everything(seed: int) -> None:
@@ -117,11 +77,6 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    """Copies to `device`; non-blocking on CUDA from the loader's pinned memory (no wait per step)."""
-    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
 
 
 class CompiledOrEager:
@@ -180,24 +135,6 @@ def mean_loss(losses: list[torch.Tensor]) -> float:
 
 # ----------------------------------------------------------------------------------------------
 # evaluation
-
-
-def generate_fitting(model: UniMSE, batch: Mapping[str, torch.Tensor], **kwargs: Any) -> list[torch.Tensor]:
-    """`model.generate(batch, **kwargs)` as a list of id tensors [b_i, 1 + n_i] whose rows are the
-    batch's, in order: one tensor, or, when the device runs out of memory, the results of the two
-    halves (recursively), so that `loader.eval_batch_size` can be the largest batch that fits most
-    of the time without failing on the few longest batches."""
-    try:
-        return [model.generate(batch, **kwargs)]
-    except torch.cuda.OutOfMemoryError:
-        rows = len(batch["index"])
-        if rows == 1:
-            raise
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        half = rows // 2
-        return [*generate_fitting(model, {k: v[:half] for k, v in batch.items()}, **kwargs),
-                *generate_fitting(model, {k: v[half:] for k, v in batch.items()}, **kwargs)]
 
 
 def evaluate(model: UniMSE, arrays: SplitArrays, tokenizer: Any, loader_config: LoaderConfig, rt: Runtime, *,

@@ -2,7 +2,7 @@
 
 A label has the fields `polarity`, `score`, then one emotion slot `<dataset>_emotion` per emotion
 dataset of `data.datasets`, in that order. With the paper's four datasets that is
-`polarity,score,meld_emotion,iemocap_emotion` (UNIMSE.md section 3). `LabelSchema` writes targets,
+`polarity,score,meld_emotion,iemocap_emotion` (docs/inputs-and-targets.md). `LabelSchema` writes targets,
 parses generated ones (never raising) and tells which field counts for which dataset; the label
 transfer, the constrained grammar and the metrics read their slots from it.
 """

@@ -71,7 +71,7 @@ class Dataset:
     label_kinds: the manifest kinds of its label files; feature_kind: of its feature file (None: text-only).
     reference_split: its label table has no split column, so an empty split in the features falls
       back on a shipped split (docs/raw-data.md).
-    paper: the paper's reported test numbers (UNIMSE.md section 5, single model on MOSELDMP), metric ->
+    paper: the paper's reported test numbers (docs/results.md, single model on MOSELDMP), metric ->
       value on the paper's scale (percent for accuracies and F1, as unimse_core.report shows them).
     """
 

@@ -1,4 +1,4 @@
-"""IEMOCAP: dyadic sessions, six emotion classes (UNIMSE.md sections 1-3).
+"""IEMOCAP: dyadic sessions, six emotion classes (docs/raw-data.md, docs/labels.md).
 
 File: IEMOCAP_all.csv (unimse_core.io.raw.read_iemocap_labels), no split column: the split comes
 from the feature pickle or, text-only, from the shipped reference split (docs/raw-data.md).

@@ -1,4 +1,4 @@
-"""MELD: Friends dialogues, 7 emotions and a sentiment per utterance (UNIMSE.md sections 1-3).
+"""MELD: Friends dialogues, 7 emotions and a sentiment per utterance (docs/raw-data.md, docs/labels.md).
 
 Files: the official {train,dev,test}_sent_emo.csv (unimse_core.io.raw.read_meld_labels); ids
 `<split>/<Dialogue_ID>_<Utterance_ID>` (the bare ids repeat across splits). Pool: its Sentiment

@@ -1,4 +1,4 @@
-"""CMU-MOSEI: 22,856 YouTube clips, a sentiment score in [-3, 3] (UNIMSE.md section 1)."""
+"""CMU-MOSEI: 22,856 YouTube clips, a sentiment score in [-3, 3] (docs/raw-data.md)."""
 
 from unimse_core.datasets.msa import SentimentScores
 

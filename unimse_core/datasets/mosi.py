@@ -1,4 +1,4 @@
-"""CMU-MOSI: 2,199 YouTube opinion clips, a sentiment score in [-3, 3] (UNIMSE.md section 1)."""
+"""CMU-MOSI: 2,199 YouTube opinion clips, a sentiment score in [-3, 3] (docs/raw-data.md)."""
 
 from unimse_core.datasets.msa import SentimentScores
 

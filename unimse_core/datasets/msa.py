@@ -1,5 +1,5 @@
 """What MOSI and MOSEI share: the CMU label.csv, a sentiment score in [-3, 3], the lower-cased
-utterance as input (UNIMSE.md sections 1 and 3)."""
+utterance as input (docs/inputs-and-targets.md)."""
 
 from __future__ import annotations
 
