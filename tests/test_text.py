@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from conftest import SHARED_DATA
 from unimse_core.config import ConfigError, TextConfig, from_dict, load_config, read_params
 from unimse_core.text import (IEMOCAP_CODES, IEMOCAP_EMOTIONS, IEMOCAP_WORDS, MELD_EMOTIONS, POLARITIES,
                               clean, format_score, iemocap_inputs, iemocap_polarity, 
@@ -342,10 +343,11 @@ def test_prediction_picks_the_field_of_each_dataset():
 # ----------------------------------------------------------------------------------------------
 # real MELD texts (../shared/data), where present
 
-MELD_DIR = ROOT.parent / "shared" / "data" / "meld"
+MELD_DIR = SHARED_DATA / "meld"
 
 
-@pytest.mark.skipif(not MELD_DIR.is_dir(), reason="real MELD texts not found at ../shared/data/meld")
+@pytest.mark.skipif(not MELD_DIR.is_dir(), reason="real MELD texts not found at ../shared/data/meld "
+                                                   "(set UNIMSE_SHARED_DATA)")
 def test_real_meld_splits():
     import csv
 
