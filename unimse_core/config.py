@@ -23,6 +23,7 @@ import yaml
 T = TypeVar("T")
 
 from unimse_core.datasets import NAMES as DATASETS  # noqa: E402  (the registry: unimse_core/datasets)
+from unimse_core.datasets import COMBINATIONS, combination_datasets  # noqa: E402
 
 Dataset = Literal[DATASETS]  # type: ignore[valid-type]
 
@@ -318,23 +319,6 @@ class FeaturesConfig:
              "zeros), drop them, or fail")
     padding: Literal["auto", "left", "right"] = param(
         help="MOSI/MOSEI padding side: auto (the side most rows agree with), left (the reference) or right")
-
-
-COMBINATIONS: dict[str, tuple[str, ...]] = {
-    **{name: (name,) for name in DATASETS},
-    "mos": ("mosi", "mosei"), "moseld": ("mosi", "mosei", "meld"), "moseldmp": ("mosi", "mosei", "meld", "iemocap"),
-}
-
-
-def combination_datasets(combination: str) -> tuple[str, ...]:
-    """The datasets of a named combination, or of registered names joined by `+` (`moseldmp+emorynlp`)."""
-    parts = combination.split("+")
-    out: list[str] = []
-    for part in parts:
-        if part not in COMBINATIONS:
-            raise KeyError(part)
-        out += [d for d in COMBINATIONS[part] if d not in out]
-    return tuple(out)
 
 
 @dataclass(frozen=True)
