@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from unimse_core.context import check_lengths, clean, window_inputs
 from unimse_core.datasets.base import Dataset, LabelFile, TransferRow
@@ -76,6 +79,37 @@ class Iemocap(Dataset):
 
         (only,) = files
         return raw.read_iemocap_labels(only.path, encoding=only.encoding, c1_controls=c1_controls)
+
+    def read_features(self, path: Path, padding: str = "auto") -> Features:
+        from unimse_core.io import raw
+
+        return raw.read_erc_features(path, self.name)
+
+    @property
+    def feature_keys_unique(self) -> bool:
+        # vid_cid names one utterance of one session: a key in two split dicts is a broken pickle
+        return True
+
+    def check_feature_splits(self, labels: LabelTable, features: Features,
+                             index: np.ndarray) -> tuple[list[str], list[str]]:
+        from unimse_core.io import raw
+
+        # The csv holds no split; whatever split a row has, the session rule must hold: Session 5
+        # is test, Sessions 1-4 are not. Rows without features are counted by the session rule.
+        assert labels.sessions is not None
+        mismatch: list[str] = []
+        splits = list(labels.splits)
+        for i in np.flatnonzero(index >= 0):
+            feature_split = features.splits[index[i]]
+            rule_broken = (raw.session_split(int(labels.sessions[i])) == "test") != (feature_split == "test")
+            if rule_broken or (splits[i] and splits[i] != feature_split):
+                mismatch.append(labels.ids[i])
+            splits[i] = splits[i] or feature_split
+        return mismatch, [s or raw.session_split(int(session)) for s, session in zip(splits, labels.sessions)]
+
+    @property
+    def unlisted_label_column(self) -> str | None:
+        return "vid_cid"
 
     def with_splits(self, labels: LabelTable, features: Features | None) -> LabelTable:
         from unimse_core.io import raw

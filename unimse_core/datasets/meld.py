@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from unimse_core.context import check_lengths, clean, join, window_inputs
-from unimse_core.datasets.base import Dataset, LabelFile, TransferRow, sentiment_pool
+from unimse_core.datasets.base import SPLITS, Dataset, LabelFile, TransferRow, sentiment_pool
 
 if TYPE_CHECKING:
     from unimse_core.config import TextConfig
-    from unimse_core.io.raw import C1Policy, LabelTable
+    from unimse_core.io.raw import C1Policy, Features, LabelTable
 
 EMOTIONS: tuple[str, ...] = ("neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear")
 
@@ -58,6 +61,21 @@ class Meld(Dataset):
 
         return raw.read_meld_labels({f.split: f.path for f in files}, encodings={f.split: f.encoding for f in files},
                                     c1_controls=c1_controls)
+
+    def read_features(self, path: Path, padding: str = "auto") -> Features:
+        from unimse_core.io import raw
+
+        return raw.read_erc_features(path, self.name)
+
+    def match_features(self, labels: LabelTable, features: Features) -> tuple[np.ndarray, list[str], dict[str, str]]:
+        # the pickle keys are the bare "<Dialogue_ID>_<Utterance_ID>", which repeat across splits:
+        # a row's key is looked up in the dict of its own split
+        assert labels.feature_keys is not None
+        where = {(split, key): j for j, (key, split) in enumerate(zip(features.ids, features.splits))}
+        index = np.array([where.get(key, -1) for key in zip(labels.splits, labels.feature_keys)],
+                         dtype=np.int64).reshape(len(labels))
+        names = [f"{split}/{key}" for key, split in zip(features.ids, features.splits)]
+        return index, names, {split: "id" for split in SPLITS}
 
     def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
         # dialogues are "<split>/<Dialogue_ID>": one call cannot mix the splits' colliding ids

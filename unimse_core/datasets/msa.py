@@ -6,14 +6,17 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from unimse_core.context import clean
 from unimse_core.datasets.base import Dataset, LabelFile, TransferRow, sentiment_pool
 
 if TYPE_CHECKING:
     from unimse_core.config import TextConfig
-    from unimse_core.io.raw import C1Policy, LabelTable
+    from unimse_core.io.raw import C1Policy, Features, LabelTable
 
 
 def msa_input(text: str, *, prefix: str) -> str:
@@ -49,6 +52,22 @@ class SentimentScores(Dataset):
 
         (only,) = files
         return raw.read_msa_labels(only.path, self.name, encoding=only.encoding, c1_controls=c1_controls)
+
+    def read_features(self, path: Path, padding: str = "auto") -> Features:
+        from unimse_core.io import raw
+
+        return raw.read_msa_features(path, self.name, padding=padding)
+
+    def match_features(self, labels: LabelTable, features: Features) -> tuple[np.ndarray, list[str], dict[str, str]]:
+        from unimse_core.io import raw
+
+        # by id, or by position within a split whose ids cannot be read as label ids
+        index, split_matching = raw.match_by_id_or_position(labels, features)
+        return index, list(features.ids), split_matching
+
+    @property
+    def unlisted_label_column(self) -> str | None:
+        return "video_id"
 
     def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
         return msa_inputs(table.texts, prefix=config.prefix)

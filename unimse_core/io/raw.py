@@ -40,8 +40,6 @@ from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
 
-MSA_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "msa_features")
-ERC_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "erc_features")
 MSA_ANNOTATIONS = ("Positive", "Negative", "Neutral")
 MSA_SCORE_RANGE = (-3.0, 3.0)
 MELD_SENTIMENTS = ("positive", "negative", "neutral")
@@ -189,6 +187,13 @@ class IdMatch:
     split_matching: dict[str, str] = field(default_factory=dict)  # split -> "id" | "position"
     score_compared: int = 0           # matched rows whose two scores were compared
     score_max_diff: float = 0.0       # largest |pickle label - label.csv label| (inf for a NaN)
+
+
+def _check_kind(dataset: str, kind: str) -> None:
+    """ValueError unless `dataset` is registered with feature files of manifest kind `kind`."""
+    names = [n for n, d in REGISTRY.items() if d.feature_kind == kind]
+    if dataset not in names:
+        raise ValueError(f"dataset must be one of {', '.join(names)}, got {dataset!r}")
 
 
 # --- label tables -----------------------------------------------------------------------------
@@ -354,8 +359,7 @@ def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> No
 def read_msa_labels(path: str | Path, dataset: str, *, encoding: str | None = None,
                     c1_controls: C1Policy = "keep") -> LabelTable:
     """MOSI/MOSEI label.csv: id `<video_id>_<clip_id>`, split from `mode`, score from `label`."""
-    if dataset not in MSA_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
+    _check_kind(dataset, "msa_features")
     path = Path(path)
     ids, splits, texts, lines, scores, annotations = [], [], [], [], [], []
     low, high = MSA_SCORE_RANGE
@@ -496,7 +500,7 @@ text_value = _text
 check_unique = _check_unique
 
 
-def _session_split(session: int) -> str:
+def session_split(session: int) -> str:
     return "test" if session == IEMOCAP_TEST_SESSION else "train"
 
 
@@ -823,8 +827,7 @@ def read_msa_features(path: str | Path, dataset: str,
     agree with wins; the rows that contradict it are kept whole and named in `padding_conflicts`.
     A tie is an error that an explicit `padding` settles.
     """
-    if dataset not in MSA_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
+    _check_kind(dataset, "msa_features")
     if padding not in ("auto", "left", "right", "none"):
         raise ValueError(f"padding must be auto, left, right or none, got {padding!r}")
     path = Path(path)
@@ -961,8 +964,8 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
     the list position of the dict holding it. A key in one modality's dict but not the other's is
     accepted: that modality is absent (None) for the utterance, and counted per split and modality
     (the policy, `features.missing`, is applied when preprocessing)."""
-    if dataset not in ERC_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(ERC_DATASETS)}, got {dataset!r}")
+    _check_kind(dataset, "erc_features")
+    unique_keys = REGISTRY[dataset].feature_keys_unique
     path = Path(path)
     parts, layout = _erc_parts(path, load_pickle(path))
     ids: list[str] = []
@@ -978,7 +981,7 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
         keys = list(audio) + [key for key in video if key not in audio]
         for key in keys:
             uid = _erc_key(path, f"{'audio' if key in audio else 'video'}[{position}]", key)
-            if dataset == "iemocap" and uid in split_of:
+            if unique_keys and uid in split_of:
                 raise RawDataError(path, f"key {uid!r} is in both the {split_of[uid]} and the {split} dicts",
                                    f"audio[{position}][{key!r}]")
             split_of[uid] = split
@@ -1011,29 +1014,15 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
 def match_ids(labels: LabelTable, features: Features, score_tolerance: float = SCORE_TOLERANCE) -> IdMatch:
     """Pair label rows with feature rows; unmatched ids are listed, never raised.
 
-    MOSI/MOSEI (`_match_msa`): by id, split by split; by position only within a split where no id
-    can be read as a label id, and the counts agree; a split where some ids match and others do
-    not is an error naming the first unmatched rows. The pickle's scores are compared with
-    label.csv's on every matched row (`score_mismatch`: beyond `score_tolerance`). MELD: the
-    row's feature key in the dict of its own split. IEMOCAP: by vid_cid.
+    The dataset pairs the rows (`Dataset.match_features`: by id unless its module says otherwise,
+    e.g. by id or position for the MSA pickles, by (split, key) where keys repeat across splits)
+    and judges the splits (`Dataset.check_feature_splits`). Where both files hold scores they are
+    compared on every matched row (`score_mismatch`: beyond `score_tolerance`).
     """
     if labels.dataset != features.dataset:
         raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
-    dataset = labels.dataset
-    split_matching = {split: "id" for split in SPLITS}
-    if dataset == "meld":
-        assert labels.feature_keys is not None
-        where = {(split, key): j for j, (key, split) in enumerate(zip(features.ids, features.splits))}
-        label_keys = list(zip(labels.splits, labels.feature_keys))
-        feature_names = [f"{split}/{key}" for key, split in zip(features.ids, features.splits)]
-        index = np.array([where.get(key, -1) for key in label_keys], dtype=np.int64).reshape(len(labels))
-    elif dataset in MSA_DATASETS:
-        feature_names = list(features.ids)
-        index, split_matching = _match_msa(labels, features)
-    else:
-        where = {uid: j for j, uid in enumerate(features.ids)}
-        feature_names = list(features.ids)
-        index = np.array([where.get(uid, -1) for uid in labels.ids], dtype=np.int64).reshape(len(labels))
+    dataset = REGISTRY[labels.dataset]
+    index, feature_names, split_matching = dataset.match_features(labels, features)
     matched_by: Literal["id", "position", "mixed"] = (
         "id" if set(split_matching.values()) == {"id"} else
         "position" if set(split_matching.values()) == {"position"} else "mixed")
@@ -1044,21 +1033,7 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
     has_label[index[index >= 0]] = True
     features_without = [feature_names[j] for j in np.flatnonzero(~has_label)]
 
-    split_mismatch: list[str] = []
-    label_split = list(labels.splits)
-    for i in np.flatnonzero(index >= 0):
-        feature_split = features.splits[index[i]]
-        if dataset == "iemocap":
-            assert labels.sessions is not None
-            rule_broken = (_session_split(int(labels.sessions[i])) == "test") != (feature_split == "test")
-            if rule_broken or (label_split[i] and label_split[i] != feature_split):
-                split_mismatch.append(labels.ids[i])
-            label_split[i] = label_split[i] or feature_split
-        elif label_split[i] != feature_split:
-            split_mismatch.append(labels.ids[i])
-    if dataset == "iemocap":
-        assert labels.sessions is not None
-        label_split = [s or _session_split(int(session)) for s, session in zip(label_split, labels.sessions)]
+    split_mismatch, label_split = dataset.check_feature_splits(labels, features, index)
 
     score_mismatch: list[str] = []
     score_compared, score_max_diff = 0, 0.0
@@ -1079,14 +1054,17 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
         counts[split]["features"] += 1
     for i in np.flatnonzero(index >= 0):
         counts[features.splits[index[i]]]["matched"] += 1
-    return IdMatch(dataset=dataset, matched_by=matched_by, feature_index=index,
+    return IdMatch(dataset=labels.dataset, matched_by=matched_by, feature_index=index,
                    labels_without_features=labels_without, features_without_labels=features_without,
                    split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts,
                    split_matching=split_matching, score_compared=score_compared, score_max_diff=score_max_diff)
 
 
-def _match_msa(labels: LabelTable, features: Features) -> tuple[np.ndarray, dict[str, str]]:
-    """MOSI/MOSEI label row -> feature row, and per split whether ids or positions paired them.
+def match_by_id_or_position(labels: LabelTable, features: Features) -> tuple[np.ndarray, dict[str, str]]:
+    """Label row -> feature row of a pickle whose ids may be unreadable (the MSA pickles), and per
+    split whether ids or positions paired them: by id, or by position within a split none of whose
+    ids can be read, where the counts agree; a split where some ids match and others do not is an
+    error naming the first unmatched rows.
 
     A split whose ids all fail to match (they parse but name no label row) pairs nothing: every
     row is a feature without labels, which the caller reports or refuses (`fetch.unmatched_ids`)."""
