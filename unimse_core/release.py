@@ -335,7 +335,8 @@ def inspect_unlisted(path: Path, policies: Policies | None = None) -> tuple[dict
         if path.suffix == ".pkl":
             data = load_pickle(path)
             # the MSA pickles are a dict of the three splits; the ERC ones are not (docs/raw-data.md)
-            kind = "msa_features" if isinstance(data, dict) and all(split in data for split in SPLITS) else "erc_features"
+            by_split = isinstance(data, dict) and all(split in data for split in SPLITS)
+            kind = "msa_features" if by_split else "erc_features"
             dataset = read_as([d.name for d in registry.REGISTRY.values() if d.feature_kind == kind])
             features = dataset.read_features(path, policies.padding)
             record.update(kind=kind, read_as=dataset.name, layout=features.layout, padding=features.padding,

@@ -23,8 +23,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -35,19 +33,9 @@ from typing import Any, Literal
 import numpy as np
 
 from unimse_core.datasets import REGISTRY, SPLITS
-from unimse_core.datasets.iemocap import CODES as IEMOCAP_CLASSES
-from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.datasets.iemocap import reference_iemocap_split  # noqa: F401  (synthetic.py imports it from here)
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
-
-MSA_ANNOTATIONS = ("Positive", "Negative", "Neutral")
-MSA_SCORE_RANGE = (-3.0, 3.0)
-MELD_SENTIMENTS = ("positive", "negative", "neutral")
-IEMOCAP_TEST_SESSION = 5
-
-MSA_COLUMNS = ("video_id", "clip_id", "text", "label", "annotation", "mode")
-MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
-IEMOCAP_COLUMNS = ("start_stop", "vid_cid", "label", "text", "vid")
 
 # Keys of one split of a MOSI/MOSEI pickle; the label key tells the layouts apart.
 AUTHORS_KEYS = ("id", "audio", "vision", "labels")
@@ -61,12 +49,8 @@ SCAN_ROWS = 1024
 SCORE_TOLERANCE = 1e-4
 EXAMPLE_ROWS = 5  # rows named in an error message
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INDEX = re.compile(r"\d+")
 _TOKEN = re.compile(r"\S+")
-_IEMOCAP_ID = re.compile(r"Ses(\d{2})[FM]_.+_([FM])\d+")
-_IEMOCAP_CODE = re.compile(r"[a-z]{3}")
-_START_STOP = re.compile(r"\[\s*([0-9]+(?:\.[0-9]*)?)\s*-\s*([0-9]+(?:\.[0-9]*)?)\s*\]")
 
 Padding = Literal["left", "right", "none"]
 
@@ -277,7 +261,7 @@ def _decode_cp1252(path: Path, data: bytes) -> str:
                            f"line {line}") from None
 
 
-def _csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, c1_controls: C1Policy = "keep",
+def csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, c1_controls: C1Policy = "keep",
               decodings: dict[str, Decoding] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """(line on which the record starts, {column: value}) for each record of a strict CSV; how the
     bytes were decoded goes into `decodings[path]`. LF and CRLF line ends are both accepted."""
@@ -308,39 +292,49 @@ def _csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, 
         raise RawDataError(path, f"malformed CSV: {err}", f"line {reader.line_num}") from None
 
 
-def _bad_value(path: Path, line: int, column: str, expected: str, value: str) -> RawDataError:
+# The CSV helpers every dataset module's reader uses (unimse_core/datasets, docs/adding-a-dataset.md):
+# every error names the file, the line, the column, what was expected and what was found.
+
+
+def bad_value(path: Path, line: int, column: str, expected: str, value: str) -> RawDataError:
+    """The error for a value of `column` on `line` that is not `expected`."""
     return RawDataError(path, f"column {column!r}: expected {expected}, got {value!r}", f"line {line}")
 
 
-def _choice(path: Path, line: int, row: Mapping[str, str], column: str, choices: Sequence[str]) -> str:
+def choice(path: Path, line: int, row: Mapping[str, str], column: str, choices: Sequence[str]) -> str:
+    """`row[column]`, which must be one of `choices` (exactly)."""
     value = row[column]
     if value not in choices:
-        raise _bad_value(path, line, column, f"one of {', '.join(choices)}", value)
+        raise bad_value(path, line, column, f"one of {', '.join(choices)}", value)
     return value
 
 
-def _token(path: Path, line: int, row: Mapping[str, str], column: str, what: str) -> str:
+def token_value(path: Path, line: int, row: Mapping[str, str], column: str, what: str) -> str:
+    """`row[column]`, which must be non-empty without spaces (`what` says what it names)."""
     value = row[column]
     if not _TOKEN.fullmatch(value):
-        raise _bad_value(path, line, column, f"{what} (non-empty, no spaces)", value)
+        raise bad_value(path, line, column, f"{what} (non-empty, no spaces)", value)
     return value
 
 
-def _index(path: Path, line: int, row: Mapping[str, str], column: str) -> int:
+def index_value(path: Path, line: int, row: Mapping[str, str], column: str) -> int:
+    """`row[column]` as a non-negative integer."""
     value = row[column]
     if not _INDEX.fullmatch(value):
-        raise _bad_value(path, line, column, "a non-negative integer", value)
+        raise bad_value(path, line, column, "a non-negative integer", value)
     return int(value)
 
 
-def _text(path: Path, line: int, row: Mapping[str, str], column: str) -> str:
+def text_value(path: Path, line: int, row: Mapping[str, str], column: str) -> str:
+    """`row[column]`, an utterance that must not be blank (kept as found)."""
     value = row[column]
     if not value.strip():
-        raise _bad_value(path, line, column, "a non-empty utterance", value)
+        raise bad_value(path, line, column, "a non-empty utterance", value)
     return value
 
 
-def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
+def check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
+    """RawDataError naming both lines of the first id that repeats."""
     first: dict[str, int] = {}
     for uid, line in zip(ids, lines):
         if uid in first:
@@ -348,226 +342,13 @@ def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
         first[uid] = line
 
 
-def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> None:
+def check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> None:
+    """RawDataError naming the first of train, valid, test that no row of `splits` has."""
     counts = Counter(splits)
     for split in SPLITS:
         if not counts[split]:
             found = ", ".join(f"{s} {counts[s]}" for s in SPLITS)
             raise RawDataError(path, f"{dataset}: split {split!r} has no rows (rows per split: {found})")
-
-
-def read_msa_labels(path: str | Path, dataset: str, *, encoding: str | None = None,
-                    c1_controls: C1Policy = "keep") -> LabelTable:
-    """MOSI/MOSEI label.csv: id `<video_id>_<clip_id>`, split from `mode`, score from `label`."""
-    _check_kind(dataset, "msa_features")
-    path = Path(path)
-    ids, splits, texts, lines, scores, annotations = [], [], [], [], [], []
-    low, high = MSA_SCORE_RANGE
-    decodings: dict[str, Decoding] = {}
-    for line, row in _csv_rows(path, MSA_COLUMNS, encoding, c1_controls, decodings):
-        video = _token(path, line, row, "video_id", "a video id")
-        clip = _token(path, line, row, "clip_id", "a clip id")
-        value = row["label"]
-        score = float(value) if _NUMBER.fullmatch(value.strip()) else math.nan
-        if not low <= score <= high:
-            raise _bad_value(path, line, "label", f"a number in [{low:g}, {high:g}]", value)
-        annotations.append(_choice(path, line, row, "annotation", MSA_ANNOTATIONS))
-        splits.append(_choice(path, line, row, "mode", SPLITS))
-        texts.append(_text(path, line, row, "text"))
-        ids.append(f"{video}_{clip}")
-        scores.append(score)
-        lines.append(line)
-    _check_unique(path, ids, lines)
-    _check_no_empty_split(path, dataset, splits)
-    return LabelTable(dataset=dataset, paths=(path,), ids=ids, splits=splits, texts=texts, lines=lines,
-                      files=[0] * len(ids), scores=np.asarray(scores, dtype=np.float64),
-                      annotations=annotations, decodings=decodings)
-
-
-def read_meld_labels(paths: Mapping[str, str | Path], *, encodings: Mapping[str, str | None] | None = None,
-                     c1_controls: C1Policy = "keep") -> LabelTable:
-    """The three MELD *_sent_emo.csv files, given as {split: path} (split train/valid/test; "dev" is
-    accepted for valid). Ids are `<split>/<Dialogue_ID>_<Utterance_ID>`. `encodings[split]` is the
-    declared encoding of a file (None: detected); the official files are UTF-8 with CRLF line ends,
-    the authors' copies UTF-8 with C1 controls and LF, and cp1252 copies circulate."""
-    by_split: dict[str, Path] = {}
-    for split, path in paths.items():
-        canonical = "valid" if split == "dev" else split
-        if canonical not in SPLITS or canonical in by_split:
-            raise ValueError(f"MELD label files must be given once per split train, valid (or dev), test; "
-                             f"got {sorted(map(str, paths))}")
-        by_split[canonical] = Path(path)
-    missing = [split for split in SPLITS if split not in by_split]
-    if missing:
-        # A release without one of the three files is a data problem, not a programming error.
-        folder = next(iter(by_split.values())).parent if by_split else Path(".")
-        raise RawDataError(folder, f"meld: no label file for split(s) {', '.join(missing)} (given: "
-                                   f"{', '.join(f'{s} {p.name}' for s, p in by_split.items()) or 'none'})")
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "feature_keys", "emotions",
-        "sentiments", "utterances")}
-    decodings: dict[str, Decoding] = {}
-    for file_index, split in enumerate(SPLITS):
-        path = by_split[split]
-        first = len(columns["ids"])
-        declared = (encodings or {}).get(split) or (encodings or {}).get("dev" if split == "valid" else split)
-        for line, row in _csv_rows(path, MELD_COLUMNS, declared, c1_controls, decodings):
-            dialogue = _index(path, line, row, "Dialogue_ID")
-            utterance = _index(path, line, row, "Utterance_ID")
-            speaker = row["Speaker"]
-            if not speaker.strip():
-                raise _bad_value(path, line, "Speaker", "a speaker name", speaker)
-            values = {
-                "emotions": _choice(path, line, row, "Emotion", MELD_EMOTIONS),
-                "sentiments": _choice(path, line, row, "Sentiment", MELD_SENTIMENTS),
-                "texts": _text(path, line, row, "Utterance"),
-                "speakers": speaker,
-                "feature_keys": f"{dialogue}_{utterance}",
-                "ids": f"{split}/{dialogue}_{utterance}",
-                "dialogues": f"{split}/{dialogue}",
-                "utterances": utterance,
-                "splits": split,
-                "lines": line,
-                "files": file_index,
-            }
-            for name, value in values.items():
-                columns[name].append(value)
-        _check_unique(path, columns["ids"][first:], columns["lines"][first:])
-        if len(columns["ids"]) == first:
-            raise RawDataError(path, f"meld: split {split!r} has no rows")
-    utterances = np.asarray(columns.pop("utterances"), dtype=np.int64)
-    return LabelTable(dataset="meld", paths=tuple(by_split[s] for s in SPLITS), utterances=utterances,
-                      decodings=decodings, **columns)
-
-
-def read_iemocap_labels(path: str | Path, *, encoding: str | None = None,
-                        c1_controls: C1Policy = "keep") -> LabelTable:
-    """IEMOCAP_all.csv: every row, with `in_classes` False for codes outside the six classes.
-
-    The CSV holds no split: `splits` is all "" until `assign_iemocap_splits`. Empty text is an
-    error only on rows of the six classes (the other rows are dropped downstream).
-    """
-    path = Path(path)
-    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes, starts = [], [], [], [], [], [], [], [], []
-    decodings: dict[str, Decoding] = {}
-    for line, row in _csv_rows(path, IEMOCAP_COLUMNS, encoding, c1_controls, decodings):
-        uid = row["vid_cid"]
-        parsed = _IEMOCAP_ID.fullmatch(uid)
-        if parsed is None:
-            raise _bad_value(path, line, "vid_cid", "an id like Ses01F_impro01_F000", uid)
-        session = int(parsed.group(1))
-        if not 1 <= session <= IEMOCAP_TEST_SESSION:
-            raise _bad_value(path, line, "vid_cid", f"Session 01 to 0{IEMOCAP_TEST_SESSION}", uid)
-        vid = row["vid"]
-        if uid.rpartition("_")[0] != vid:
-            raise _bad_value(path, line, "vid", f"the dialogue part of vid_cid {uid!r}", vid)
-        code = row["label"]
-        if not _IEMOCAP_CODE.fullmatch(code):
-            raise _bad_value(path, line, "label", f"a three-letter code ({' '.join(IEMOCAP_CLASSES)} "
-                                                  "or another such as xxx)", code)
-        timing = _START_STOP.fullmatch(row["start_stop"].strip())
-        if timing is None:
-            raise _bad_value(path, line, "start_stop", "'[<start> - <stop>]' in seconds", row["start_stop"])
-        starts.append(float(timing.group(1)))
-        used = code in IEMOCAP_CLASSES
-        texts.append(_text(path, line, row, "text") if used else row["text"])
-        ids.append(uid)
-        speakers.append(parsed.group(2))
-        dialogues.append(vid)
-        codes.append(code)
-        sessions.append(session)
-        in_classes.append(used)
-        lines.append(line)
-    _check_unique(path, ids, lines)
-    if not ids:
-        raise RawDataError(path, "iemocap: the table has no rows")
-    return LabelTable(dataset="iemocap", paths=(path,), ids=ids, splits=[""] * len(ids), texts=texts,
-                      lines=lines, files=[0] * len(ids), speakers=speakers, dialogues=dialogues,
-                      codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
-                      starts=np.asarray(starts, dtype=np.float64),
-                      in_classes=np.asarray(in_classes, dtype=bool),
-                      other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)),
-                      decodings=decodings)
-
-
-# The CSV helpers a dataset module's own reader uses (unimse_core/datasets, docs/adding-a-dataset.md):
-# every error names the file, the line, the column, what was expected and what was found.
-csv_rows = _csv_rows
-bad_value = _bad_value
-choice = _choice
-index_value = _index
-text_value = _text
-check_unique = _check_unique
-
-
-def session_split(session: int) -> str:
-    return "test" if session == IEMOCAP_TEST_SESSION else "train"
-
-
-@dataclass(frozen=True)
-class ReferenceSplit:
-    """The reference's IEMOCAP split, shipped in unimse_core/io/iemocap_split.json (docs/raw-data.md)."""
-
-    path: Path
-    test_sessions: frozenset[int]
-    valid_dialogues: frozenset[str]
-    six_class_counts: dict[str, int]
-
-    def split_of(self, session: int, dialogue: str) -> str:
-        if session in self.test_sessions:
-            return "test"
-        return "valid" if dialogue in self.valid_dialogues else "train"
-
-
-REFERENCE_SPLIT_FILE = Path(__file__).with_name("iemocap_split.json")
-
-
-def reference_iemocap_split(path: str | Path = REFERENCE_SPLIT_FILE) -> ReferenceSplit:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return ReferenceSplit(path, frozenset(int(s) for s in data["test_sessions"]),
-                              frozenset(str(d) for d in data["valid_dialogues"]),
-                              {k: int(v) for k, v in data["six_class_counts"].items()})
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RawDataError(path, f"not a readable IEMOCAP split file (test_sessions, valid_dialogues, "
-                                 f"six_class_counts): {err}") from None
-
-
-def assign_iemocap_splits(labels: LabelTable, features: Features | None = None,
-                          reference: ReferenceSplit | None = None) -> LabelTable:
-    """A copy of an IEMOCAP table with its splits filled in.
-
-    Without features (text-only, or a feature file that does not define splits) the reference split
-    decides (`reference_iemocap_split`: Session 5 test, 12 listed dialogues of Sessions 1-4 valid,
-    the rest train). With features, each row takes the split of the list position holding its key;
-    a row without features takes the split of its dialogue (the splits hold whole dialogues), and
-    where no utterance of the dialogue has features, the reference split. `iemocap_split_check`
-    compares the two.
-    """
-    if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
-        raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
-                         f" and {features.dataset if features is not None else None!r}")
-    assert labels.sessions is not None and labels.dialogues is not None
-    reference = reference or reference_iemocap_split()
-    by_reference = [reference.split_of(int(s), d) for s, d in zip(labels.sessions, labels.dialogues)]
-    if features is None or not features.defines_splits:
-        return dataclasses.replace(labels, splits=by_reference)
-    split_of = dict(zip(features.ids, features.splits))
-    dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
-                      if uid in split_of}
-    splits = [split_of.get(uid) or dialogue_split.get(dialogue) or fallback
-              for uid, dialogue, fallback in zip(labels.ids, labels.dialogues, by_reference)]
-    return dataclasses.replace(labels, splits=splits)
-
-
-def iemocap_split_check(labels: LabelTable, reference: ReferenceSplit | None = None) -> list[str]:
-    """Ids of six-class rows whose split (from the features) differs from the reference split."""
-    assert labels.sessions is not None and labels.dialogues is not None and labels.in_classes is not None
-    reference = reference or reference_iemocap_split()
-    return [uid for uid, split, session, dialogue, used in zip(labels.ids, labels.splits, labels.sessions,
-                                                               labels.dialogues, labels.in_classes)
-            if used and split != reference.split_of(int(session), dialogue)]
 
 
 # --- feature pickles ----------------------------------------------------------------------------
@@ -1058,50 +839,3 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
                    labels_without_features=labels_without, features_without_labels=features_without,
                    split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts,
                    split_matching=split_matching, score_compared=score_compared, score_max_diff=score_max_diff)
-
-
-def match_by_id_or_position(labels: LabelTable, features: Features) -> tuple[np.ndarray, dict[str, str]]:
-    """Label row -> feature row of a pickle whose ids may be unreadable (the MSA pickles), and per
-    split whether ids or positions paired them: by id, or by position within a split none of whose
-    ids can be read, where the counts agree; a split where some ids match and others do not is an
-    error naming the first unmatched rows.
-
-    A split whose ids all fail to match (they parse but name no label row) pairs nothing: every
-    row is a feature without labels, which the caller reports or refuses (`fetch.unmatched_ids`)."""
-    label_row = {uid: i for i, uid in enumerate(labels.ids)}
-    parsed = features.parsed_ids or [features.ids_parsed] * len(features)
-    index = np.full(len(labels), -1, dtype=np.int64)
-    how: dict[str, str] = {}
-    for split in SPLITS:
-        rows = [j for j, s in enumerate(features.splits) if s == split]
-        found = {j: label_row.get(features.ids[j], -1) if parsed[j] else -1 for j in rows}
-        matched = [j for j in rows if found[j] >= 0]
-        if rows and not any(parsed[j] for j in rows):
-            index[_position_rows(labels, features, split)] = rows
-            how[split] = "position"
-            continue
-        unmatched = [j for j in rows if found[j] < 0]
-        if unmatched and matched:
-            named = ", ".join(f"{split}/id row {j - rows[0]} {features.ids[j]!r}"
-                              + ("" if parsed[j] else " (not '<video_id>_<clip_id>')") for j in unmatched[:EXAMPLE_ROWS])
-            raise RawDataError(features.path, f"{labels.dataset}: {len(matched)} of the {len(rows)} {split} rows match "
-                                              f"{labels.paths[0]} by id and {len(unmatched)} do not, e.g. {named}; a "
-                                              "partial match means the pickle and the label table are from different "
-                                              "releases (pairing by position would shift rows): use the label.csv "
-                                              "published with this pickle", f"{split}/id row {unmatched[0] - rows[0]}")
-        for j in matched:
-            index[found[j]] = j
-        how[split] = "id"
-    return index, how
-
-
-def _position_rows(labels: LabelTable, features: Features, split: str) -> list[int]:
-    label_rows = [i for i, s in enumerate(labels.splits) if s == split]
-    n_features = sum(1 for s in features.splits if s == split)
-    if len(label_rows) != n_features:
-        first = next(j for j, s in enumerate(features.splits) if s == split)
-        raise RawDataError(features.path, f"{labels.dataset}: no {split} id can be read as a {labels.paths[0]} id "
-                                          f"(e.g. {features.ids[first]!r}) and the rows cannot be paired by position "
-                                          f"because the counts differ: {len(label_rows)} labels vs {n_features} "
-                                          "features; use the label.csv published with this pickle", f"{split}/id")
-    return label_rows
