@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import pickle
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unimse_core import datasets
 from unimse_core.datasets import iemocap, meld, msa
 from unimse_core.io import raw
 from unimse_core.io.errors import RawDataError
@@ -634,6 +636,110 @@ def test_match_rejects_other_datasets(tmp_path):
     features = raw.read_msa_features(dump(data, tmp_path / "mosei.pkl"), "mosei")
     with pytest.raises(ValueError, match="labels of 'mosi' cannot be matched with features of 'mosei'"):
         raw.match_ids(msa_labels(tmp_path), features)
+
+
+def test_only_a_dataset_with_unique_feature_keys_refuses_a_key_in_two_splits(tmp_path):
+    frames = np.ones((1, 2))
+    data = {"audio": [{"Ses01F_a_F000": frames}, {}, {"Ses01F_a_F000": frames}]}
+    data["video"] = [dict(part) for part in data["audio"]]
+    path = dump(data, tmp_path / "erc.pkl")
+    assert not datasets.get("meld").feature_keys_unique and datasets.get("iemocap").feature_keys_unique
+    # keys repeat across splits: two utterances, one per split
+    assert datasets.get("meld").read_features(path).splits == ["train", "test"]
+    with pytest.raises(RawDataError, match=r"key 'Ses01F_a_F000' is in both the train and the test dicts") as err:
+        datasets.get("iemocap").read_features(path)
+    assert err.value.record == "audio[2]['Ses01F_a_F000']"
+
+
+def test_the_default_match_pairs_by_id_and_compares_the_splits():
+    labels = raw.LabelTable(dataset="toy", paths=(Path("toy.csv"),), ids=["a", "b", "c"],
+                            splits=["train", "valid", "test"], texts=["x"] * 3, lines=[2, 3, 4], files=[0] * 3)
+    features = raw.Features(dataset="toy", path=Path("toy.pkl"), layout="erc", padding="none",
+                            ids=["c", "z", "b"], splits=["test", "train", "test"], audio=[None] * 3,
+                            video=[None] * 3, audio_dim=0, video_dim=0, nan_frames={})
+    toy = datasets.Dataset(name="toy", title="Toy", kind="emotion", card_name="toy", label_kinds=(),
+                           feature_kind=None)
+    index, names, how = toy.match_features(labels, features)
+    assert index.tolist() == [-1, 2, 0] and names == ["c", "z", "b"]
+    assert how == {"train": "id", "valid": "id", "test": "id"}
+    # "b" is valid in the labels but test in the features
+    assert toy.check_feature_splits(labels, features, index) == (["b"], ["train", "valid", "test"])
+    with pytest.raises(ValueError, match=r"Toy has no feature file \(text-only\): x.pkl"):
+        toy.read_features(Path("x.pkl"))
+
+
+def test_the_session_rule_judges_rows_whose_split_the_csv_does_not_give(tmp_path):
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    features = iemocap_features(tmp_path)
+    index = np.array([0, -1, 1, -1, -1])
+    mismatch, splits = datasets.get("iemocap").check_feature_splits(table, features, index)
+    # Session 5 in the valid dict breaks the rule; the rows without features take their session's split
+    assert mismatch == ["Ses05M_script01_1_M002"]
+    assert splits == ["train", "train", "valid", "train", "train"]
+    # a row whose split is known (from the reference split) and differs from its features' is a mismatch
+    known = dataclasses.replace(table, splits=["valid", "train", "test", "train", "train"])
+    mismatch, splits = datasets.get("iemocap").check_feature_splits(known, features, index)
+    assert mismatch == ["Ses01F_impro01_F000", "Ses05M_script01_1_M002"]
+    assert splits == ["valid", "train", "test", "train", "train"]
+
+
+# --- files no manifest entry names (unimse_core.release) -------------------------------------------
+
+
+def test_an_unlisted_label_file_is_read_by_the_dataset_its_header_and_name_point_to(tmp_path):
+    from unimse_core.release import inspect_unlisted
+
+    (tmp_path / "mosei").mkdir()
+    record, problems = inspect_unlisted(write_csv(tmp_path / "mosei" / "label.csv", MSA_HEADER, MSA_ROWS))
+    assert problems == [] and record["read_as"] == "mosei"
+    assert record["label_counts"] == {"train": 1, "valid": 1, "test": 1}
+    record, problems = inspect_unlisted(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS))
+    assert problems == [] and record["read_as"] == "mosi"  # no name in the path: the first registered
+    # no split column: the reference split (Session 5 test, Ses01F_impro01 train)
+    record, problems = inspect_unlisted(write_csv(tmp_path / "all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    assert problems == [] and record["read_as"] == "iemocap"
+    assert record["label_counts"] == {"train": 4, "valid": 0, "test": 1}
+    meld_csv = write_csv(tmp_path / "train_sent_emo.csv", MELD_HEADER, [meld_row(0, 0)])
+    record, problems = inspect_unlisted(meld_csv)
+    assert "read_as" not in record
+    assert problems == [f"{meld_csv}: not listed in the manifest, and its header {','.join(MELD_HEADER)[:80]!r} fits "
+                        "no label reader (MOSI/MOSEI by its column video_id; IEMOCAP by its column vid_cid; the label "
+                        "files of MELD, EmoryNLP must be listed: add them to the manifest)"]
+
+
+def test_an_unlisted_pickle_is_read_by_the_reader_its_structure_fits(tmp_path):
+    from unimse_core.release import inspect_unlisted
+
+    (tmp_path / "iemocap").mkdir()
+    frames = np.ones((1, 2))
+    data = {"audio": [{"Ses01F_a_F000": frames}, {"Ses01F_a_F001": frames}, {"Ses05F_a_F000": frames}]}
+    data["video"] = [dict(part) for part in data["audio"]]
+    record, problems = inspect_unlisted(dump(data, tmp_path / "iemocap" / "features.pkl"))
+    assert problems == [] and (record["kind"], record["read_as"]) == ("erc_features", "iemocap")
+    assert record["feature_counts"] == {"train": 1, "valid": 1, "test": 1}
+    # read as the dataset its name says, with that dataset's rules: keys that repeat across splits
+    path = dump(erc_pickle(), tmp_path / "iemocap" / "repeats.pkl")
+    record, problems = inspect_unlisted(path)
+    assert problems == [f"{path}: audio[1]['0_0']: key '0_0' is in both the train and the valid dicts (the file is "
+                        "not listed in the manifest; read as iemocap)"]
+    record, problems = inspect_unlisted(dump(erc_pickle(), tmp_path / "features.pkl"))
+    assert problems == [] and (record["kind"], record["read_as"]) == ("erc_features", "meld")
+    data = {split: ones_block([f"v_{i}".encode()]) for i, split in enumerate(raw.SPLITS)}
+    record, problems = inspect_unlisted(dump(data, tmp_path / "mosei_mosi.pkl"))  # the longer name wins
+    assert problems == [] and (record["kind"], record["read_as"]) == ("msa_features", "mosei")
+
+
+def test_a_feature_file_listed_under_another_kind_is_a_problem_naming_it(tmp_path):
+    from unimse_core.io.manifest import ManifestEntry
+    from unimse_core.release import Located, _read_features
+
+    path = dump(erc_pickle(), tmp_path / "meld.pkl")
+    entry = ManifestEntry(path="meld/meld.pkl", dataset="meld", kind="msa_features")
+    with pytest.raises(RawDataError, match=r"meld.pkl: the manifest lists it as msa_features of meld, but MELD's "
+                                           r"feature file is of kind erc_features"):
+        _read_features("meld", Located(entry, path))
+    assert _read_features("meld", Located(dataclasses.replace(entry, kind="erc_features"), path)).splits == [
+        "train", "train", "valid", "test"]
 
 
 # --- real label files ------------------------------------------------------------------------------

@@ -382,8 +382,8 @@ def dataset_sources(report: Mapping[str, Any], dataset: str) -> dict[str, str]:
 
 def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = True,
                  source: str = "verification report") -> tuple[raw.LabelTable, raw.Features | None]:
-    """The label table of a verified dataset (IEMOCAP with its splits) and, unless `features` is
-    False or the report is text-only, its features."""
+    """The label table of a verified dataset (every split known: `Dataset.with_splits`)
+    and, unless `features` is False or the report is text-only, its features."""
     require_ok(report, source)
     if dataset not in report["datasets"]:
         raise RawDataError(source, f"dataset {dataset!r} was not verified (verified: "

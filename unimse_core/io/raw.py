@@ -1,21 +1,19 @@
-"""Readers of every raw format: label tables (CSV) and feature pickles, and the match between them.
+"""What every dataset's raw files share: the label table, the strict CSV helpers its label reader is
+built from, the two feature-pickle formats (`msa_features`, `erc_features`) and the match between
+label rows and feature rows.
 
 The formats are documented in docs/raw-data.md. Every reader is a pure function of its files that
 returns plain dataclasses and numpy arrays, and every malformed input raises `RawDataError` naming
 the file, the record (line number, split/key/row or dict key) and what was expected. Nothing here
 decides a policy: `match_ids` reports unmatched ids and the caller chooses to report or fail.
 
-Ids, one scheme per dataset, shared by label tables and features:
-- MOSI/MOSEI `"<video_id>_<clip_id>"` (video ids contain underscores: never split an id on the
-  first `_`);
-- MELD `"<split>/<Dialogue_ID>_<Utterance_ID>"`, because `Dialogue_ID_Utterance_ID` repeats across
-  the official splits; the feature pickle keys are the bare `"<Dialogue_ID>_<Utterance_ID>"`
-  (`LabelTable.feature_keys`), looked up in the dict of the row's own split;
-- IEMOCAP `vid_cid` (`Ses01F_impro01_F000`). IEMOCAP_all.csv holds no split: the feature pickle
-  gives it (`assign_iemocap_splits`).
+What is particular to a dataset (its columns, its ids, its split rule, how its rows find their
+features) lives in its module of unimse_core/datasets, which calls these helpers; label tables and
+features of one dataset share its ids (`LabelTable.feature_keys` holds a row's pickle key where
+the two differ).
 
 Feature sequences are returned as views into the loaded arrays (`x[i, start:stop]`), never copies,
-so reading a 2 GB MOSEI pickle costs the pickle and little more.
+so reading a 2 GB pickle costs the pickle and little more.
 """
 
 from __future__ import annotations
@@ -37,7 +35,7 @@ from unimse_core.datasets.iemocap import reference_iemocap_split  # noqa: F401  
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
 
-# Keys of one split of a MOSI/MOSEI pickle; the label key tells the layouts apart.
+# Keys of one split of an MSA pickle; the label key tells the layouts apart.
 AUTHORS_KEYS = ("id", "audio", "vision", "labels")
 MMSA_KEYS = ("id", "audio", "vision", "regression_labels")
 MMSA_LENGTH_KEYS = {"audio": "audio_lengths", "vision": "vision_lengths"}
@@ -57,35 +55,34 @@ Padding = Literal["left", "right", "none"]
 
 @dataclass
 class LabelTable:
-    """One dataset's labelled utterances, in file order (MELD: train, valid, test files in turn).
+    """One dataset's labelled utterances, in file order (one file per split: train, valid, test in turn).
 
-    Columns that a dataset lacks are None. `lines[i]` is the line on which row i starts in
-    `paths[files[i]]`.
+    Columns that a dataset lacks are None; its module's reader says what it fills. `lines[i]` is
+    the line on which row i starts in `paths[files[i]]`.
     """
 
     dataset: str
     paths: tuple[Path, ...]
     ids: list[str]
-    splits: list[str]          # train/valid/test; "" where unknown (IEMOCAP before assign_iemocap_splits)
+    splits: list[str]          # train/valid/test; "" where the files give none (until Dataset.with_splits)
     texts: list[str]
     lines: list[int]
     files: list[int]
-    # MOSI/MOSEI
+    # score datasets
     scores: np.ndarray | None = None            # float64 [N], in [-3, 3]
     annotations: list[str] | None = None        # Positive/Negative/Neutral
-    # MELD and IEMOCAP
-    speakers: list[str] | None = None           # MELD: a name; IEMOCAP: "F" or "M"
-    dialogues: list[str] | None = None          # MELD: "<split>/<Dialogue_ID>"; IEMOCAP: vid
-    # MELD
-    feature_keys: list[str] | None = None       # "<Dialogue_ID>_<Utterance_ID>", the pickle key
-    emotions: list[str] | None = None           # one of MELD_EMOTIONS
-    sentiments: list[str] | None = None         # one of MELD_SENTIMENTS
-    utterances: np.ndarray | None = None        # int64 [N], Utterance_ID
-    # IEMOCAP
+    # dialogue datasets
+    speakers: list[str] | None = None           # a name, or the speaker's side ("F" or "M")
+    dialogues: list[str] | None = None          # the dialogue id ("<split>/<id>" where ids repeat across splits)
+    feature_keys: list[str] | None = None       # the pickle key, where it is not the id
+    emotions: list[str] | None = None           # one of the dataset's codes (`Dataset.codes`)
+    sentiments: list[str] | None = None         # positive/negative/neutral
+    utterances: np.ndarray | None = None        # int64 [N], the utterance's index in its dialogue
+    # datasets whose files hold codes outside their classes
     codes: list[str] | None = None              # three-letter label code, also outside the classes
-    sessions: np.ndarray | None = None          # int64 [N], 1..5
+    sessions: np.ndarray | None = None          # int64 [N], the recording session
     starts: np.ndarray | None = None            # float64 [N], start time in seconds (orders a dialogue)
-    in_classes: np.ndarray | None = None        # bool [N], code in IEMOCAP_CLASSES
+    in_classes: np.ndarray | None = None        # bool [N], code among the dataset's classes
     other_codes: dict[str, int] = field(default_factory=dict)  # code -> rows, codes outside the classes
     decodings: dict[str, Decoding] = field(default_factory=dict)  # path -> how its bytes were decoded
 
@@ -109,8 +106,8 @@ class Features:
     at least one NaN or inf. `scores` holds the labels stored in an MSA pickle (None for ERC).
     `ids_parsed` is False when an MSA pickle's ids could not be read as `<video_id>_<clip_id>`
     (then `ids` holds them as found and rows can only be matched by position). ERC ids are the
-    pickle's keys as stored: MELD keys `<Dialogue_ID>_<Utterance_ID>` repeat across splits, so a
-    MELD utterance is (split, id).
+    pickle's keys as stored; where a dataset's keys repeat across splits an utterance is (split, id)
+    (`Dataset.feature_keys_unique`, `Dataset.match_features`).
     """
 
     dataset: str
@@ -139,7 +136,7 @@ class Features:
 
     @property
     def defines_splits(self) -> bool:
-        """Every split holds at least one utterance (else IEMOCAP falls back to the reference split)."""
+        """Every split holds at least one utterance (else a dataset with `reference_split` falls back on it)."""
         return all(self.split_counts().values())
 
     def split_counts(self) -> dict[str, int]:
@@ -152,11 +149,11 @@ class IdMatch:
     """How a label table's rows pair with a feature file's rows.
 
     `feature_index[i]` is the feature row of label row i, or -1. Unmatched ids are listed, not
-    raised: label ids in `labels_without_features` (IEMOCAP: only rows of the six classes are
-    expected to have features), feature ids in `features_without_labels` (MELD: `"<split>/<key>"`).
-    `split_mismatch` lists label ids whose split differs between the two files (IEMOCAP: whose
-    feature split breaks the session rule, Session 5 = test). `score_mismatch` lists label ids whose
-    score in the MSA pickle differs from label.csv. `counts[split]` has `labels`, `features` and
+    raised: label ids in `labels_without_features` (only rows `in_classes` are expected to have
+    features, where the table says), feature ids in `features_without_labels` (as
+    `Dataset.match_features` names them). `split_mismatch` lists label ids whose split the feature
+    file contradicts (`Dataset.check_feature_splits`). `score_mismatch` lists label ids whose score
+    in the pickle differs from the label table's. `counts[split]` has `labels`, `features` and
     `matched` rows.
     """
 
@@ -600,7 +597,7 @@ def _bounds(m: _Modality, padding: Padding) -> tuple[np.ndarray, np.ndarray]:
 
 def read_msa_features(path: str | Path, dataset: str,
                       padding: Literal["auto", "left", "right", "none"] = "auto") -> Features:
-    """A MOSI/MOSEI feature pickle in the authors' or the MMSA layout (told apart by the label key).
+    """An `msa_features` pickle in the authors' or the MMSA layout (told apart by the label key).
 
     Padding (all-zero frames) is removed on one side for the whole file (`features.padding`).
     `auto` finds the side: from the MMSA lengths where given (frames outside them must be all zero),
@@ -714,7 +711,7 @@ def _frames(path: Path, where: str, value: Any) -> np.ndarray:
 
 def _erc_parts(path: Path, data: Any) -> tuple[dict[str, list[dict[Any, Any]]], Literal["erc", "erc_audio_only"]]:
     """{'audio': [train, dev, test], 'video': [...]} from either published layout: the dict of the
-    authors' 0610 release, or the older list of three audio-only dicts (meld_data_0424.pkl)."""
+    authors' 0610 release, or the older list of three audio-only dicts (the 0424 release)."""
     if isinstance(data, (list, tuple)) and len(data) == len(SPLITS) and all(isinstance(d, dict) for d in data):
         return {"audio": list(data), "video": [{} for _ in SPLITS]}, "erc_audio_only"
     if not isinstance(data, dict):
@@ -740,7 +737,7 @@ def _erc_parts(path: Path, data: Any) -> tuple[dict[str, list[dict[Any, Any]]], 
 
 
 def read_erc_features(path: str | Path, dataset: str) -> Features:
-    """A MELD/IEMOCAP feature pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
+    """An `erc_features` pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
     key -> float [T, D], or the older list of three audio-only dicts. The split of an utterance is
     the list position of the dict holding it. A key in one modality's dict but not the other's is
     accepted: that modality is absent (None) for the utterance, and counted per split and modality
