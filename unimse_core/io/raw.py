@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from unimse_core.datasets import REGISTRY, SPLITS
+from unimse_core.datasets import REGISTRY, SPLITS, get
 from unimse_core.datasets.iemocap import reference_iemocap_split  # noqa: F401  (synthetic.py imports it from here)
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
@@ -799,7 +799,7 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
     """
     if labels.dataset != features.dataset:
         raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
-    dataset = REGISTRY[labels.dataset]
+    dataset = get(labels.dataset)
     index, feature_names, split_matching = dataset.match_features(labels, features)
     matched_by: Literal["id", "position", "mixed"] = (
         "id" if set(split_matching.values()) == {"id"} else
