@@ -29,7 +29,7 @@ from stages.console import print_report
               help="ids in a label table without features, or the reverse: count them, or fail")
 @click.option("--text-only", is_flag=True, help="skip feature files")
 @click.option("--padding", type=click.Choice(["auto", "left", "right"]), default="auto", show_default=True,
-              help="MOSI/MOSEI padding side (as features.padding)")
+              help="padding side of the msa_features pickles (as features.padding)")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 def command(paths: tuple[Path, ...], manifest: Path, unmatched_ids: str, text_only: bool, padding: str,
             as_json: bool) -> None:

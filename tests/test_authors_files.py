@@ -369,7 +369,7 @@ def test_text_only_moseldmp_takes_the_reference_iemocap_split(text_only):
 
 
 def test_reference_split_file_lists_the_twelve_dialogues():
-    from unimse_core.io.raw import reference_iemocap_split
+    from unimse_core.datasets.iemocap import reference_iemocap_split
 
     reference = reference_iemocap_split()
     assert len(reference.valid_dialogues) == 12 and reference.test_sessions == {5}
@@ -464,11 +464,11 @@ def test_policy_notes_reach_the_run_report(full, text_only):
 
 @pytest.mark.skipif(not os.environ.get("UNIMSE_IEMOCAP_ALL"), reason="UNIMSE_IEMOCAP_ALL names no real IEMOCAP_all.csv")
 def test_the_reference_split_gives_the_papers_counts_on_the_real_table():
-    from unimse_core.io import raw
+    from unimse_core.datasets import iemocap
     from unimse_core.io.manifest import read_manifest, check_file
 
     path = Path(os.environ["UNIMSE_IEMOCAP_ALL"])
-    table = raw.assign_iemocap_splits(raw.read_iemocap_labels(path))
+    table = iemocap.assign_iemocap_splits(iemocap.read_iemocap_labels(path))
     six = [split for split, used in zip(table.splits, table.in_classes) if used]
     assert {s: six.count(s) for s in ("train", "valid", "test")} == {"train": 5237, "valid": 521, "test": 1622}
     (entry,) = [e for e in read_manifest(ROOT / "manifests" / "authors.json").files if e.kind == "iemocap_labels"]

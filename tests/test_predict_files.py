@@ -18,8 +18,9 @@ from test_evaluate import LOADER, TEXT, save_tiny_model
 from test_predict import TEXTS
 from tiny_training import FEATURE_DIM
 from unimse_core.config import TextConfig, from_dict
-from unimse_core.io.raw import read_iemocap_labels, read_meld_labels
 from unimse_core.datasets import get as dataset_of
+from unimse_core.datasets.iemocap import read_iemocap_labels
+from unimse_core.datasets.meld import read_meld_labels
 from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES, msa_input
 
 LABEL_KEYS = ["generated", "valid", "parse_error", "polarity", "score", "meld_emotion", "iemocap_emotion"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import pickle
 from collections import Counter
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from unimse_core import datasets
+from unimse_core.datasets import iemocap, meld, msa
 from unimse_core.io import raw
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import UnsafePickleError
@@ -75,7 +78,7 @@ def ones_block(ids: list[bytes], labels: list[float] | None = None) -> dict:
 
 
 def test_msa_labels_read_ids_splits_scores_and_start_lines(tmp_path):
-    table = raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS), "mosi")
+    table = msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS), "mosi")
     assert table.dataset == "mosi"
     assert table.ids == ["a_b_c_3", "vid_1", "vid_2"]
     assert table.splits == ["train", "valid", "test"]
@@ -90,7 +93,7 @@ def test_msa_labels_read_ids_splits_scores_and_start_lines(tmp_path):
 def test_msa_labels_accept_a_byte_order_mark(tmp_path):
     path = write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
-    assert raw.read_msa_labels(path, "mosi").ids == ["a_b_c_3", "vid_1", "vid_2"]
+    assert msa.read_msa_labels(path, "mosi").ids == ["a_b_c_3", "vid_1", "vid_2"]
 
 
 def test_missing_column_is_named_with_the_header_found(tmp_path):
@@ -98,7 +101,7 @@ def test_missing_column_is_named_with_the_header_found(tmp_path):
     path = write_csv(tmp_path / "label.csv", header, [r[:4] + r[5:] for r in MSA_ROWS])
     with pytest.raises(RawDataError, match=r"missing column 'annotation' \(header found: 'video_id', "
                                            r"'clip_id', 'text', 'label', 'mode', 'label_by'\)"):
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
 
 
 def test_non_utf8_byte_names_the_line_and_byte_offset(tmp_path):
@@ -108,7 +111,7 @@ def test_non_utf8_byte_names_the_line_and_byte_offset(tmp_path):
     path = tmp_path / "label.csv"
     path.write_bytes(header + line2 + line3)
     with pytest.raises(RawDataError) as err:
-        raw.read_msa_labels(path, "mosi", encoding="utf-8")  # declared UTF-8: no cp1252 fallback
+        msa.read_msa_labels(path, "mosi", encoding="utf-8")  # declared UTF-8: no cp1252 fallback
     assert err.value.record == "line 3"
     assert err.value.path == str(path)
     assert "byte 0xe9 at byte offset 88 (byte 7 of the line" in err.value.problem
@@ -117,7 +120,7 @@ def test_non_utf8_byte_names_the_line_and_byte_offset(tmp_path):
     line4 = b"v,3,x\x81,0.5,Positive,test,0\n"
     path.write_bytes(header + line2 + line3 + line4)
     with pytest.raises(RawDataError, match=r"not cp1252 either \(byte 0x81") as err:
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
     assert err.value.record == "line 4"
 
 
@@ -126,14 +129,14 @@ def test_bad_score_names_line_column_and_range(tmp_path, label):
     rows = [msa_row("v", "1", "train"), msa_row("v", "2", "valid", label=label), msa_row("v", "3", "test")]
     path = write_csv(tmp_path / "label.csv", MSA_HEADER, rows)
     with pytest.raises(RawDataError) as err:
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
     assert err.value.record == "line 3"
     assert err.value.problem == f"column 'label': expected a number in [-3, 3], got {label!r}"
 
 
 def test_scores_at_the_bounds_are_accepted(tmp_path):
     rows = [msa_row("v", "1", "train", "-3"), msa_row("v", "2", "valid", "3.0"), msa_row("v", "3", "test", "+1e0")]
-    table = raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
+    table = msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
     assert table.scores.tolist() == [-3.0, 3.0, 1.0]
 
 
@@ -147,7 +150,7 @@ def test_bad_category_lists_the_expected_values(tmp_path, column, value, expecte
     rows[2][column] = value
     path = write_csv(tmp_path / "label.csv", MSA_HEADER, rows)
     with pytest.raises(RawDataError) as err:
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
     assert err.value.record == "line 4"
     assert err.value.problem == f"column {MSA_HEADER[column]!r}: expected {expected}, got {value!r}"
 
@@ -155,38 +158,38 @@ def test_bad_category_lists_the_expected_values(tmp_path, column, value, expecte
 def test_duplicate_id_names_both_lines(tmp_path):
     rows = [msa_row("v_x", "1", "train"), msa_row("w", "2", "valid"), msa_row("v_x", "1", "test")]
     with pytest.raises(RawDataError, match=r"line 4: duplicate id 'v_x_1': also on line 2"):
-        raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
+        msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
 
 
 def test_empty_text_names_the_line(tmp_path):
     rows = [msa_row("v", "1", "train"), msa_row("v", "2", "valid", text="  "), msa_row("v", "3", "test")]
     with pytest.raises(RawDataError, match=r"line 3: column 'text': expected a non-empty utterance"):
-        raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
+        msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosi")
 
 
 def test_empty_split_names_dataset_and_split(tmp_path):
     rows = [msa_row("v", "1", "train"), msa_row("v", "2", "test")]
     with pytest.raises(RawDataError, match=r"mosei: split 'valid' has no rows \(rows per split: "
                                            r"train 1, valid 0, test 1\)"):
-        raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosei")
+        msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, rows), "mosei")
 
 
 def test_wrong_field_count_and_bad_quoting_name_the_line(tmp_path):
     path = tmp_path / "label.csv"
     path.write_text(",".join(MSA_HEADER) + "\nv,1,text,0.5,Positive,train\n", encoding="utf-8")
     with pytest.raises(RawDataError, match=r"line 2: expected 7 fields as in the header, found 6"):
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
     path.write_text(",".join(MSA_HEADER) + '\nv,1,"a"b,0.5,Positive,train,0\n', encoding="utf-8")
     with pytest.raises(RawDataError, match=r"line 2: malformed CSV"):
-        raw.read_msa_labels(path, "mosi")
+        msa.read_msa_labels(path, "mosi")
 
 
 def test_missing_and_empty_files(tmp_path):
     with pytest.raises(RawDataError, match="file not found"):
-        raw.read_msa_labels(tmp_path / "absent.csv", "mosi")
+        msa.read_msa_labels(tmp_path / "absent.csv", "mosi")
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(RawDataError, match="empty file, expected a header"):
-        raw.read_msa_labels(tmp_path / "empty.csv", "mosi")
+        msa.read_msa_labels(tmp_path / "empty.csv", "mosi")
 
 
 # --- MELD ------------------------------------------------------------------------------------------
@@ -199,7 +202,7 @@ def test_meld_ids_are_unique_across_splits_and_keep_the_feature_key(tmp_path):
         "dev": [meld_row(0, 0, "Again.", "Monica", "anger", "negative")],
         "test": [meld_row(0, 0, "Bye.")],
     })
-    table = raw.read_meld_labels(paths)
+    table = meld.read_meld_labels(paths)
     assert table.ids == ["train/0_0", "train/0_1", "train/3_0", "valid/0_0", "test/0_0"]
     assert table.feature_keys == ["0_0", "0_1", "3_0", "0_0", "0_0"]
     assert table.dialogues == ["train/0", "train/0", "train/3", "valid/0", "test/0"]
@@ -216,7 +219,7 @@ def test_meld_mojibake_is_valid_utf8_and_loads_unchanged(tmp_path):
     mojibake = "Thatâ€™s Â nice Ã©"  # UTF-8 bytes once decoded as cp1252, then written as UTF-8 again
     paths = write_meld(tmp_path, {"train": [meld_row(0, 0, mojibake)], "valid": [meld_row(0, 0)],
                                   "test": [meld_row(0, 0)]})
-    assert raw.read_meld_labels(paths).texts[0] == mojibake
+    assert meld.read_meld_labels(paths).texts[0] == mojibake
 
 
 def test_meld_errors(tmp_path):
@@ -224,21 +227,21 @@ def test_meld_errors(tmp_path):
     paths = write_meld(tmp_path, {**good, "test": [meld_row(0, 0, emotion="happy")]})
     with pytest.raises(RawDataError, match=r"test_sent_emo.csv: line 2: column 'Emotion': expected one of "
                                            r"neutral, joy, surprise, anger, sadness, disgust, fear, got 'happy'"):
-        raw.read_meld_labels(paths)
+        meld.read_meld_labels(paths)
     bad_id = meld_row(0, 0)
     bad_id[5] = "x1"
     paths = write_meld(tmp_path, {**good, "train": [meld_row(0, 0), bad_id]})
     with pytest.raises(RawDataError, match=r"line 3: column 'Dialogue_ID': expected a non-negative integer"):
-        raw.read_meld_labels(paths)
+        meld.read_meld_labels(paths)
     paths = write_meld(tmp_path, {**good, "dev": []})
     with pytest.raises(RawDataError, match=r"dev_sent_emo.csv: meld: split 'valid' has no rows"):
-        raw.read_meld_labels(paths)
+        meld.read_meld_labels(paths)
     paths = write_meld(tmp_path, {**good, "train": [meld_row(0, 0), meld_row(0, 1), meld_row(0, 0)]})
     with pytest.raises(RawDataError, match=r"line 4: duplicate id 'train/0_0': also on line 2"):
-        raw.read_meld_labels(paths)
+        meld.read_meld_labels(paths)
     with pytest.raises(RawDataError, match=r"meld: no label file for split\(s\) valid \(given: train "
                                            r"train_sent_emo.csv, test test_sent_emo.csv\)"):
-        raw.read_meld_labels({"train": paths["train"], "test": paths["test"]})
+        meld.read_meld_labels({"train": paths["train"], "test": paths["test"]})
 
 
 # --- IEMOCAP ---------------------------------------------------------------------------------------
@@ -253,7 +256,7 @@ IEMOCAP_ROWS = [
 
 
 def test_iemocap_labels_keep_other_codes_flagged(tmp_path):
-    table = raw.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
     assert table.ids == ["Ses01F_impro01_F000", "Ses01F_impro01_M001", "Ses05M_script01_1_M002",
                          "Ses02F_impro03_F003", "Ses02F_impro03_M004"]
     assert table.splits == [""] * 5
@@ -270,11 +273,11 @@ def test_iemocap_labels_keep_other_codes_flagged(tmp_path):
 def test_iemocap_start_times(tmp_path):
     rows = [iemocap_row("Ses01F_impro01_F000", "hap"), iemocap_row("Ses01F_impro01_M001", "sad")]
     rows[0][0], rows[1][0] = "[6.2901 - 8.2357]", " [10.0-11.5] "
-    table = raw.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, rows))
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, rows))
     assert table.starts.tolist() == [6.2901, 10.0]
     rows[1][0] = "6.2"
     with pytest.raises(RawDataError, match=r"line 3: column 'start_stop': expected .*got '6.2'"):
-        raw.read_iemocap_labels(write_csv(tmp_path / "bad.csv", IEMOCAP_HEADER, rows))
+        iemocap.read_iemocap_labels(write_csv(tmp_path / "bad.csv", IEMOCAP_HEADER, rows))
 
 
 def test_iemocap_errors(tmp_path):
@@ -290,7 +293,7 @@ def test_iemocap_errors(tmp_path):
     for row, message in cases:
         write_csv(path, IEMOCAP_HEADER, [IEMOCAP_ROWS[0], row])
         with pytest.raises(RawDataError) as err:
-            raw.read_iemocap_labels(path)
+            iemocap.read_iemocap_labels(path)
         assert err.value.record == "line 3"
         assert err.value.problem.startswith(message)
 
@@ -305,17 +308,17 @@ def iemocap_features(tmp_path: Path) -> raw.Features:
 
 
 def test_iemocap_splits_from_features_or_sessions(tmp_path):
-    table = raw.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
     features = iemocap_features(tmp_path)
     # row 2 has no features: its dialogue's split (train); rows 4-5: no utterance of their dialogue
     # has features, so the session rule (Session 2 -> train)
-    assert raw.assign_iemocap_splits(table, features).splits == ["train", "train", "valid", "train", "train"]
-    assert raw.assign_iemocap_splits(table).splits == ["train", "train", "test", "train", "train"]
+    assert iemocap.assign_iemocap_splits(table, features).splits == ["train", "train", "valid", "train", "train"]
+    assert iemocap.assign_iemocap_splits(table).splits == ["train", "train", "test", "train", "train"]
     assert table.splits == [""] * 5  # a copy is returned
 
 
 def test_iemocap_match_expects_features_only_for_the_six_classes(tmp_path):
-    table = raw.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
     match = raw.match_ids(table, iemocap_features(tmp_path))
     assert match.feature_index.tolist() == [0, -1, 1, -1, -1]
     assert match.labels_without_features == ["Ses02F_impro03_M004"]  # not the xxx and sur rows
@@ -570,7 +573,7 @@ def test_erc_feature_errors(tmp_path):
 
 
 def msa_labels(tmp_path: Path) -> raw.LabelTable:
-    return raw.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS), "mosi")
+    return msa.read_msa_labels(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS), "mosi")
 
 
 def test_match_msa_by_id(tmp_path):
@@ -620,7 +623,7 @@ def test_match_meld_keys_within_their_split(tmp_path):
     data = {"audio": [{"0_0": frames, "0_1": frames}, {"0_0": frames}, {"0_0": frames, "5_5": frames}]}
     data["video"] = [dict(part) for part in data["audio"]]
     features = raw.read_erc_features(dump(data, tmp_path / "meld.pkl"), "meld")
-    match = raw.match_ids(raw.read_meld_labels(paths), features)
+    match = raw.match_ids(meld.read_meld_labels(paths), features)
     assert match.feature_index.tolist() == [0, 1, 2, 3, -1]  # "0_0" of each split goes to its own split
     assert match.labels_without_features == ["test/1_0"]
     assert match.features_without_labels == ["test/5_5"]
@@ -635,12 +638,116 @@ def test_match_rejects_other_datasets(tmp_path):
         raw.match_ids(msa_labels(tmp_path), features)
 
 
+def test_only_a_dataset_with_unique_feature_keys_refuses_a_key_in_two_splits(tmp_path):
+    frames = np.ones((1, 2))
+    data = {"audio": [{"Ses01F_a_F000": frames}, {}, {"Ses01F_a_F000": frames}]}
+    data["video"] = [dict(part) for part in data["audio"]]
+    path = dump(data, tmp_path / "erc.pkl")
+    assert not datasets.get("meld").feature_keys_unique and datasets.get("iemocap").feature_keys_unique
+    # keys repeat across splits: two utterances, one per split
+    assert datasets.get("meld").read_features(path).splits == ["train", "test"]
+    with pytest.raises(RawDataError, match=r"key 'Ses01F_a_F000' is in both the train and the test dicts") as err:
+        datasets.get("iemocap").read_features(path)
+    assert err.value.record == "audio[2]['Ses01F_a_F000']"
+
+
+def test_the_default_match_pairs_by_id_and_compares_the_splits():
+    labels = raw.LabelTable(dataset="toy", paths=(Path("toy.csv"),), ids=["a", "b", "c"],
+                            splits=["train", "valid", "test"], texts=["x"] * 3, lines=[2, 3, 4], files=[0] * 3)
+    features = raw.Features(dataset="toy", path=Path("toy.pkl"), layout="erc", padding="none",
+                            ids=["c", "z", "b"], splits=["test", "train", "test"], audio=[None] * 3,
+                            video=[None] * 3, audio_dim=0, video_dim=0, nan_frames={})
+    toy = datasets.Dataset(name="toy", title="Toy", kind="emotion", card_name="toy", label_kinds=(),
+                           feature_kind=None)
+    index, names, how = toy.match_features(labels, features)
+    assert index.tolist() == [-1, 2, 0] and names == ["c", "z", "b"]
+    assert how == {"train": "id", "valid": "id", "test": "id"}
+    # "b" is valid in the labels but test in the features
+    assert toy.check_feature_splits(labels, features, index) == (["b"], ["train", "valid", "test"])
+    with pytest.raises(ValueError, match=r"Toy has no feature file \(text-only\): x.pkl"):
+        toy.read_features(Path("x.pkl"))
+
+
+def test_the_session_rule_judges_rows_whose_split_the_csv_does_not_give(tmp_path):
+    table = iemocap.read_iemocap_labels(write_csv(tmp_path / "IEMOCAP_all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    features = iemocap_features(tmp_path)
+    index = np.array([0, -1, 1, -1, -1])
+    mismatch, splits = datasets.get("iemocap").check_feature_splits(table, features, index)
+    # Session 5 in the valid dict breaks the rule; the rows without features take their session's split
+    assert mismatch == ["Ses05M_script01_1_M002"]
+    assert splits == ["train", "train", "valid", "train", "train"]
+    # a row whose split is known (from the reference split) and differs from its features' is a mismatch
+    known = dataclasses.replace(table, splits=["valid", "train", "test", "train", "train"])
+    mismatch, splits = datasets.get("iemocap").check_feature_splits(known, features, index)
+    assert mismatch == ["Ses01F_impro01_F000", "Ses05M_script01_1_M002"]
+    assert splits == ["valid", "train", "test", "train", "train"]
+
+
+# --- files no manifest entry names (unimse_core.release) -------------------------------------------
+
+
+def test_an_unlisted_label_file_is_read_by_the_dataset_its_header_and_name_point_to(tmp_path):
+    from unimse_core.release import inspect_unlisted
+
+    (tmp_path / "mosei").mkdir()
+    record, problems = inspect_unlisted(write_csv(tmp_path / "mosei" / "label.csv", MSA_HEADER, MSA_ROWS))
+    assert problems == [] and record["read_as"] == "mosei"
+    assert record["label_counts"] == {"train": 1, "valid": 1, "test": 1}
+    record, problems = inspect_unlisted(write_csv(tmp_path / "label.csv", MSA_HEADER, MSA_ROWS))
+    assert problems == [] and record["read_as"] == "mosi"  # no name in the path: the first registered
+    # no split column: the reference split (Session 5 test, Ses01F_impro01 train)
+    record, problems = inspect_unlisted(write_csv(tmp_path / "all.csv", IEMOCAP_HEADER, IEMOCAP_ROWS))
+    assert problems == [] and record["read_as"] == "iemocap"
+    assert record["label_counts"] == {"train": 4, "valid": 0, "test": 1}
+    meld_csv = write_csv(tmp_path / "train_sent_emo.csv", MELD_HEADER, [meld_row(0, 0)])
+    record, problems = inspect_unlisted(meld_csv)
+    assert "read_as" not in record
+    assert problems == [f"{meld_csv}: not listed in the manifest, and its header {','.join(MELD_HEADER)[:80]!r} fits "
+                        "no label reader (MOSI/MOSEI by its column video_id; IEMOCAP by its column vid_cid; the label "
+                        "files of MELD, EmoryNLP must be listed: add them to the manifest)"]
+
+
+def test_an_unlisted_pickle_is_read_by_the_reader_its_structure_fits(tmp_path):
+    from unimse_core.release import inspect_unlisted
+
+    (tmp_path / "iemocap").mkdir()
+    frames = np.ones((1, 2))
+    data = {"audio": [{"Ses01F_a_F000": frames}, {"Ses01F_a_F001": frames}, {"Ses05F_a_F000": frames}]}
+    data["video"] = [dict(part) for part in data["audio"]]
+    record, problems = inspect_unlisted(dump(data, tmp_path / "iemocap" / "features.pkl"))
+    assert problems == [] and (record["kind"], record["read_as"]) == ("erc_features", "iemocap")
+    assert record["feature_counts"] == {"train": 1, "valid": 1, "test": 1}
+    # read as the dataset its name says, with that dataset's rules: keys that repeat across splits
+    path = dump(erc_pickle(), tmp_path / "iemocap" / "repeats.pkl")
+    record, problems = inspect_unlisted(path)
+    assert problems == [f"{path}: audio[1]['0_0']: key '0_0' is in both the train and the valid dicts (the file is "
+                        "not listed in the manifest; read as iemocap)"]
+    record, problems = inspect_unlisted(dump(erc_pickle(), tmp_path / "features.pkl"))
+    assert problems == [] and (record["kind"], record["read_as"]) == ("erc_features", "meld")
+    data = {split: ones_block([f"v_{i}".encode()]) for i, split in enumerate(raw.SPLITS)}
+    record, problems = inspect_unlisted(dump(data, tmp_path / "mosei_mosi.pkl"))  # the longer name wins
+    assert problems == [] and (record["kind"], record["read_as"]) == ("msa_features", "mosei")
+
+
+def test_a_feature_file_listed_under_another_kind_is_a_problem_naming_it(tmp_path):
+    from unimse_core.io.manifest import ManifestEntry
+    from unimse_core.release import Located, _read_features
+
+    path = dump(erc_pickle(), tmp_path / "meld.pkl")
+    entry = ManifestEntry(path="meld/meld.pkl", dataset="meld", kind="msa_features")
+    with pytest.raises(RawDataError, match=r"meld.pkl: the manifest lists it as msa_features of meld, but MELD's "
+                                           r"feature file is of kind erc_features"):
+        _read_features("meld", Located(entry, path))
+    assert _read_features("meld", Located(dataclasses.replace(entry, kind="erc_features"), path)).splits == [
+        "train", "train", "valid", "test"]
+
+
 # --- real label files ------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("dataset,counts", [("mosi", (1284, 229, 686)), ("mosei", (16326, 1871, 4659))])
 def test_real_msa_labels(shared_data, dataset, counts):
-    table = raw.read_msa_labels(shared_data / dataset / "label.csv", dataset)
+    table = msa.read_msa_labels(shared_data / dataset / "label.csv", dataset)
     assert tuple(table.split_counts().values()) == counts
     assert len(set(table.ids)) == len(table)
     assert table.scores.min() == -3.0 and table.scores.max() == 3.0
@@ -648,7 +755,7 @@ def test_real_msa_labels(shared_data, dataset, counts):
 
 
 def test_real_meld_labels(shared_data):
-    table = raw.read_meld_labels({split: shared_data / "meld" / f"{name}_sent_emo.csv"
+    table = meld.read_meld_labels({split: shared_data / "meld" / f"{name}_sent_emo.csv"
                                   for split, name in (("train", "train"), ("valid", "dev"), ("test", "test"))})
     assert tuple(table.split_counts().values()) == (9989, 1109, 2610)
     assert len(set(table.ids)) == len(table)

@@ -26,7 +26,7 @@ from unimse_core.io.manifest import SPLITS, FileCheck, Manifest, ManifestEntry, 
 from unimse_core.io.safe_pickle import load_pickle
 
 LABEL_KINDS = tuple(dict.fromkeys(k for d in registry.REGISTRY.values() for k in d.label_kinds))
-FEATURE_KINDS = ("msa_features", "erc_features")
+FEATURE_KINDS = tuple(dict.fromkeys(d.feature_kind for d in registry.REGISTRY.values() if d.feature_kind))
 EXAMPLES = 5  # unmatched ids quoted in the report, per direction
 
 
@@ -97,7 +97,7 @@ def _count_differences(located: Located, observed: dict[str, int], what: str) ->
     expected = located.entry.splits
     if not expected:
         return []
-    if located.entry.kind == "meld_labels" and located.entry.split:
+    if located.entry.split:  # a file of one split (the others' rows are in the other files)
         observed = {located.entry.split: observed.get(located.entry.split, 0)}
     return [{"file": located.path.as_posix(), "split": split, "what": what, "expected": n,
              "found": observed.get(split, 0)} for split, n in expected.items() if observed.get(split, 0) != n]
@@ -120,9 +120,11 @@ def _read_labels(dataset: str, files: list[Located], encodings: Mapping[str, str
 
 
 def _read_features(dataset: str, located: Located, padding: str = "auto") -> raw.Features:
-    if located.entry.kind == "msa_features":
-        return raw.read_msa_features(located.path, dataset, padding=padding)
-    return raw.read_erc_features(located.path, dataset)
+    spec = registry.get(dataset)
+    if located.entry.kind != spec.feature_kind:
+        raise RawDataError(located.path, f"the manifest lists it as {located.entry.kind} of {dataset}, but "
+                                         f"{spec.title}'s feature file is of kind {spec.feature_kind}")
+    return spec.read_features(located.path, padding)
 
 
 def _where(summary: Mapping[str, Any]) -> str:
@@ -208,7 +210,7 @@ def _summarise_match(summary: dict[str, Any], labels: raw.LabelTable, features: 
     unmatched.update(labels_without_features=list(match.labels_without_features),
                      features_without_labels=list(match.features_without_labels))
     if labels.in_classes is not None:
-        # IEMOCAP keys of rows outside the six classes: present in the pickle, never used
+        # keys of rows outside the classes (in_classes False): present in the pickle, never used
         rows = np.flatnonzero((match.feature_index >= 0) & ~labels.in_classes)
         unmatched["features_outside_classes"] = [labels.ids[i] for i in rows]
         summary["features_outside_classes"] = len(rows)
@@ -299,6 +301,18 @@ def verify(located: Sequence[Located], *, datasets: Sequence[str], text_only: bo
     return verification.checked(files, datasets_report, problems)
 
 
+def _unlisted_readers() -> str:
+    """Which label files `inspect_unlisted` can read, and which must be listed, from the registry."""
+    readable: dict[str, list[str]] = {}
+    for d in registry.REGISTRY.values():
+        if d.unlisted_label_column:
+            readable.setdefault(d.unlisted_label_column, []).append(d.title)
+    listed = [d.title for d in registry.REGISTRY.values() if not d.unlisted_label_column]
+    found = "; ".join(f"{'/'.join(titles)} by its column {column}" for column, titles in readable.items())
+    return found + (f"; the label files of {', '.join(listed)} must be listed: add them to the manifest"
+                    if listed else "")
+
+
 def inspect_unlisted(path: Path, policies: Policies | None = None) -> tuple[dict[str, Any], list[str]]:
     """What can be checked of a file that no manifest entry names: a pickle is loaded with the
     restricted unpickler (never run) and read by the reader its structure fits; a CSV by the
@@ -309,33 +323,36 @@ def inspect_unlisted(path: Path, policies: Policies | None = None) -> tuple[dict
         return record, [f"{path}: missing (and not listed in the manifest)"]
     record.update(size=path.stat().st_size, sha256=sha256_file(path))
     name = path.as_posix().lower()
-    guess = next((d for d in ("mosei", "mosi", "iemocap", "meld") if d in name), None)
+    # the registered names in the path, longest first (a name inside another loses to it)
+    named = sorted((d for d in registry.NAMES if d in name), key=len, reverse=True)
+    guess = named[0] if named else None
+
+    def read_as(candidates: Sequence[str]) -> registry.Dataset:
+        """The candidate the path names, else the first registered one."""
+        return registry.get(next((d for d in named if d in candidates), candidates[0]))
+
     try:
         if path.suffix == ".pkl":
             data = load_pickle(path)
-            if isinstance(data, dict) and all(split in data for split in SPLITS):
-                dataset = guess if guess in ("mosi", "mosei") else "mosi"
-                features = raw.read_msa_features(path, dataset, padding=policies.padding)
-            else:
-                dataset = guess if guess in ("meld", "iemocap") else "meld"
-                features = raw.read_erc_features(path, dataset)
-            record.update(kind="msa_features" if features.layout in ("authors", "mmsa") else "erc_features",
-                          read_as=dataset, layout=features.layout, padding=features.padding,
+            # the MSA pickles are a dict of the three splits; the ERC ones are not (docs/raw-data.md)
+            by_split = isinstance(data, dict) and all(split in data for split in SPLITS)
+            kind = "msa_features" if by_split else "erc_features"
+            dataset = read_as([d.name for d in registry.REGISTRY.values() if d.feature_kind == kind])
+            features = dataset.read_features(path, policies.padding)
+            record.update(kind=kind, read_as=dataset.name, layout=features.layout, padding=features.padding,
                           feature_counts=features.split_counts(), audio_dim=features.audio_dim,
                           video_dim=features.video_dim, modality_missing=features.modality_missing,
                           padding_conflicts=len(features.padding_conflicts))
         elif path.suffix == ".csv":
             header = path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
-            if "vid_cid" in header:
-                table = raw.read_iemocap_labels(path, c1_controls=policies.c1_controls)
-                table = raw.assign_iemocap_splits(table)
-            elif "video_id" in header:
-                table = raw.read_msa_labels(path, guess if guess in ("mosi", "mosei") else "mosi",
-                                            c1_controls=policies.c1_controls)
-            else:
+            fits = [d.name for d in registry.REGISTRY.values()
+                    if d.unlisted_label_column and d.unlisted_label_column in header]
+            if not fits:
                 return record, [f"{path}: not listed in the manifest, and its header {header.strip()[:80]!r} fits no "
-                                "label reader (MOSI/MOSEI label.csv, IEMOCAP_all.csv; a MELD file must be listed: "
-                                "add it to the manifest)"]
+                                f"label reader ({_unlisted_readers()})"]
+            dataset = read_as(fits)
+            table = dataset.with_splits(dataset.read_labels([registry.LabelFile(None, path)], policies.c1_controls),
+                                        None)
             record.update(kind="labels", read_as=table.dataset, label_counts=table.split_counts(),
                           decodings={p: d.to_json() for p, d in table.decodings.items()})
         else:
@@ -365,8 +382,8 @@ def dataset_sources(report: Mapping[str, Any], dataset: str) -> dict[str, str]:
 
 def open_dataset(report: Mapping[str, Any], dataset: str, *, features: bool = True,
                  source: str = "verification report") -> tuple[raw.LabelTable, raw.Features | None]:
-    """The label table of a verified dataset (IEMOCAP with its splits) and, unless `features` is
-    False or the report is text-only, its features."""
+    """The label table of a verified dataset (every split known: `Dataset.with_splits`)
+    and, unless `features` is False or the report is text-only, its features."""
     require_ok(report, source)
     if dataset not in report["datasets"]:
         raise RawDataError(source, f"dataset {dataset!r} was not verified (verified: "

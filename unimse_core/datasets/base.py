@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 if TYPE_CHECKING:
     from unimse_core.config import TextConfig
     from unimse_core.io.raw import C1Policy, Features, LabelTable
@@ -140,6 +142,39 @@ class Dataset:
         """(labels with their splits, the split of every used row, problems) for the fetch report."""
         labels = self.with_splits(labels, features)
         return labels, list(labels.splits), []
+
+    def read_features(self, path: Path, padding: str = "auto") -> Features:
+        """Its feature file (manifest kind `feature_kind`), read by the reader of that kind; `padding`
+        is `features.padding` (used where the format pads sequences)."""
+        raise ValueError(f"{self.title} has no feature file (text-only): {path} cannot be read as its features")
+
+    @property
+    def feature_keys_unique(self) -> bool:
+        """True where a feature key in two split dicts of its pickle is an error (its ids are unique
+        across splits); False where keys repeat across splits and a row is (split, key)."""
+        return False
+
+    def match_features(self, labels: LabelTable, features: Features) -> tuple[np.ndarray, list[str], dict[str, str]]:
+        """How its label rows pair with its feature rows (`unimse_core.io.raw.match_ids` reports the rest):
+        (int64 [N] the feature row of every label row or -1, the name of every feature row as
+        messages quote it, split -> `id` or `position`: what paired that split). Default: by id."""
+        where = {uid: j for j, uid in enumerate(features.ids)}
+        index = np.array([where.get(uid, -1) for uid in labels.ids], dtype=np.int64).reshape(len(labels))
+        return index, list(features.ids), {split: "id" for split in SPLITS}
+
+    def check_feature_splits(self, labels: LabelTable, features: Features,
+                             index: np.ndarray) -> tuple[list[str], list[str]]:
+        """(ids of matched label rows whose split the feature file contradicts, in label order; the
+        split of every label row, as `match_ids` counts it). Default: the two splits must be equal."""
+        mismatch = [labels.ids[i] for i in np.flatnonzero(index >= 0) if labels.splits[i] != features.splits[index[i]]]
+        return mismatch, list(labels.splits)
+
+    @property
+    def unlisted_label_column(self) -> str | None:
+        """A column whose name in the header of a CSV no manifest entry names marks the file as its one
+        label file (`unimse_core.release.inspect_unlisted` reads it with `read_labels` and
+        `with_splits`); None where its label files must be listed."""
+        return None
 
     # -- model rows --------------------------------------------------------------------------------
 

@@ -1,19 +1,29 @@
 """IEMOCAP: dyadic sessions, six emotion classes (docs/raw-data.md, docs/labels.md).
 
-File: IEMOCAP_all.csv (unimse_core.io.raw.read_iemocap_labels), no split column: the split comes
-from the feature pickle or, text-only, from the shipped reference split (docs/raw-data.md).
+File: IEMOCAP_all.csv (`read_iemocap_labels`), no split column: the split comes
+from the feature pickle or, text-only, from the shipped reference split (`assign_iemocap_splits`,
+docs/raw-data.md). Ids: `vid_cid` (`Ses01F_impro01_F000`), unique across the pickle's split dicts;
+whatever the split, Session 5 is test (`check_feature_splits`).
 Pool: neu -> neutral, hap/exc -> positive, any other code -> negative. Input: the context window
 without speakers, from the whole dialogue or the same speaker's turns (`text.iemocap_context`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import re
+from collections import Counter
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
 
 from unimse_core.context import check_lengths, clean, window_inputs
 from unimse_core.datasets.base import Dataset, LabelFile, TransferRow
+from unimse_core.io.errors import RawDataError
 
 if TYPE_CHECKING:
     from unimse_core.config import TextConfig
@@ -25,6 +35,135 @@ WORDS: dict[str, str] = {"hap": "joy", "sad": "sadness", "neu": "neutral", "fru"
 # Every code of IEMOCAP_all.csv: the six classes first, then those the training set drops once the
 # transfer is done; a transferred IEMOCAP slot may hold any of them.
 ALL_CODES: tuple[str, ...] = (*CODES, "sur", "fea", "dis", "oth", "xxx")
+COLUMNS: tuple[str, ...] = ("start_stop", "vid_cid", "label", "text", "vid")
+TEST_SESSION = 5
+_ID = re.compile(r"Ses(\d{2})[FM]_.+_([FM])\d+")
+_CODE = re.compile(r"[a-z]{3}")
+_START_STOP = re.compile(r"\[\s*([0-9]+(?:\.[0-9]*)?)\s*-\s*([0-9]+(?:\.[0-9]*)?)\s*\]")
+
+
+def read_iemocap_labels(path: str | Path, *, encoding: str | None = None,
+                        c1_controls: C1Policy = "keep") -> LabelTable:
+    """IEMOCAP_all.csv: every row, with `in_classes` False for codes outside the six classes.
+
+    The CSV holds no split: `splits` is all "" until `assign_iemocap_splits`. Empty text is an
+    error only on rows of the six classes (the other rows are dropped downstream).
+    """
+    from unimse_core.io import raw
+
+    path = Path(path)
+    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes, starts = [], [], [], [], [], [], [], [], []
+    decodings: dict[str, raw.Decoding] = {}
+    for line, row in raw.csv_rows(path, COLUMNS, encoding, c1_controls, decodings):
+        uid = row["vid_cid"]
+        parsed = _ID.fullmatch(uid)
+        if parsed is None:
+            raise raw.bad_value(path, line, "vid_cid", "an id like Ses01F_impro01_F000", uid)
+        session = int(parsed.group(1))
+        if not 1 <= session <= TEST_SESSION:
+            raise raw.bad_value(path, line, "vid_cid", f"Session 01 to 0{TEST_SESSION}", uid)
+        vid = row["vid"]
+        if uid.rpartition("_")[0] != vid:
+            raise raw.bad_value(path, line, "vid", f"the dialogue part of vid_cid {uid!r}", vid)
+        code = row["label"]
+        if not _CODE.fullmatch(code):
+            raise raw.bad_value(path, line, "label", f"a three-letter code ({' '.join(CODES)} "
+                                                      "or another such as xxx)", code)
+        timing = _START_STOP.fullmatch(row["start_stop"].strip())
+        if timing is None:
+            raise raw.bad_value(path, line, "start_stop", "'[<start> - <stop>]' in seconds", row["start_stop"])
+        starts.append(float(timing.group(1)))
+        used = code in CODES
+        texts.append(raw.text_value(path, line, row, "text") if used else row["text"])
+        ids.append(uid)
+        speakers.append(parsed.group(2))
+        dialogues.append(vid)
+        codes.append(code)
+        sessions.append(session)
+        in_classes.append(used)
+        lines.append(line)
+    raw.check_unique(path, ids, lines)
+    if not ids:
+        raise RawDataError(path, "iemocap: the table has no rows")
+    return raw.LabelTable(dataset="iemocap", paths=(path,), ids=ids, splits=[""] * len(ids), texts=texts,
+                          lines=lines, files=[0] * len(ids), speakers=speakers, dialogues=dialogues,
+                          codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
+                          starts=np.asarray(starts, dtype=np.float64),
+                          in_classes=np.asarray(in_classes, dtype=bool),
+                          other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)),
+                          decodings=decodings)
+
+
+def session_split(session: int) -> str:
+    """The session rule: Session 5 is test; the other sessions are train (or valid, which the rule does not tell)."""
+    return "test" if session == TEST_SESSION else "train"
+
+
+@dataclass(frozen=True)
+class ReferenceSplit:
+    """The reference's IEMOCAP split, shipped in unimse_core/io/iemocap_split.json (docs/raw-data.md)."""
+
+    path: Path
+    test_sessions: frozenset[int]
+    valid_dialogues: frozenset[str]
+    six_class_counts: dict[str, int]
+
+    def split_of(self, session: int, dialogue: str) -> str:
+        if session in self.test_sessions:
+            return "test"
+        return "valid" if dialogue in self.valid_dialogues else "train"
+
+
+REFERENCE_SPLIT_FILE = Path(__file__).parents[1] / "io" / "iemocap_split.json"
+
+
+def reference_iemocap_split(path: str | Path = REFERENCE_SPLIT_FILE) -> ReferenceSplit:
+    """The shipped reference split (or the split file at `path`)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return ReferenceSplit(path, frozenset(int(s) for s in data["test_sessions"]),
+                              frozenset(str(d) for d in data["valid_dialogues"]),
+                              {k: int(v) for k, v in data["six_class_counts"].items()})
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise RawDataError(path, f"not a readable IEMOCAP split file (test_sessions, valid_dialogues, "
+                                 f"six_class_counts): {err}") from None
+
+
+def assign_iemocap_splits(labels: LabelTable, features: Features | None = None,
+                          reference: ReferenceSplit | None = None) -> LabelTable:
+    """A copy of an IEMOCAP table with its splits filled in.
+
+    Without features (text-only, or a feature file that does not define splits) the reference split
+    decides (`reference_iemocap_split`: Session 5 test, 12 listed dialogues of Sessions 1-4 valid,
+    the rest train). With features, each row takes the split of the list position holding its key;
+    a row without features takes the split of its dialogue (the splits hold whole dialogues), and
+    where no utterance of the dialogue has features, the reference split. `iemocap_split_check`
+    compares the two.
+    """
+    if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
+        raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
+                         f" and {features.dataset if features is not None else None!r}")
+    assert labels.sessions is not None and labels.dialogues is not None
+    reference = reference or reference_iemocap_split()
+    by_reference = [reference.split_of(int(s), d) for s, d in zip(labels.sessions, labels.dialogues)]
+    if features is None or not features.defines_splits:
+        return dataclasses.replace(labels, splits=by_reference)
+    split_of = dict(zip(features.ids, features.splits))
+    dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
+                      if uid in split_of}
+    splits = [split_of.get(uid) or dialogue_split.get(dialogue) or fallback
+              for uid, dialogue, fallback in zip(labels.ids, labels.dialogues, by_reference)]
+    return dataclasses.replace(labels, splits=splits)
+
+
+def iemocap_split_check(labels: LabelTable, reference: ReferenceSplit | None = None) -> list[str]:
+    """Ids of six-class rows whose split (from the features) differs from the reference split."""
+    assert labels.sessions is not None and labels.dialogues is not None and labels.in_classes is not None
+    reference = reference or reference_iemocap_split()
+    return [uid for uid, split, session, dialogue, used in zip(labels.ids, labels.splits, labels.sessions,
+                                                               labels.dialogues, labels.in_classes)
+            if used and split != reference.split_of(int(session), dialogue)]
 
 
 def iemocap_polarity(code: str) -> str:
@@ -72,15 +211,40 @@ class Iemocap(Dataset):
                 if table.in_classes[i] or (other_codes and table.texts[i].strip())]
 
     def read_labels(self, files: Sequence[LabelFile], c1_controls: C1Policy) -> LabelTable:
+        (only,) = files
+        return read_iemocap_labels(only.path, encoding=only.encoding, c1_controls=c1_controls)
+
+    def read_features(self, path: Path, padding: str = "auto") -> Features:
         from unimse_core.io import raw
 
-        (only,) = files
-        return raw.read_iemocap_labels(only.path, encoding=only.encoding, c1_controls=c1_controls)
+        return raw.read_erc_features(path, self.name)
+
+    @property
+    def feature_keys_unique(self) -> bool:
+        # vid_cid names one utterance of one session: a key in two split dicts is a broken pickle
+        return True
+
+    def check_feature_splits(self, labels: LabelTable, features: Features,
+                             index: np.ndarray) -> tuple[list[str], list[str]]:
+        # The csv holds no split; whatever split a row has, the session rule must hold: Session 5
+        # is test, Sessions 1-4 are not. Rows without features are counted by the session rule.
+        assert labels.sessions is not None
+        mismatch: list[str] = []
+        splits = list(labels.splits)
+        for i in np.flatnonzero(index >= 0):
+            feature_split = features.splits[index[i]]
+            rule_broken = (session_split(int(labels.sessions[i])) == "test") != (feature_split == "test")
+            if rule_broken or (splits[i] and splits[i] != feature_split):
+                mismatch.append(labels.ids[i])
+            splits[i] = splits[i] or feature_split
+        return mismatch, [s or session_split(int(session)) for s, session in zip(splits, labels.sessions)]
+
+    @property
+    def unlisted_label_column(self) -> str | None:
+        return "vid_cid"
 
     def with_splits(self, labels: LabelTable, features: Features | None) -> LabelTable:
-        from unimse_core.io import raw
-
-        return raw.assign_iemocap_splits(labels, features)
+        return assign_iemocap_splits(labels, features)
 
     @property
     def splits_need_features(self) -> bool:
@@ -88,18 +252,16 @@ class Iemocap(Dataset):
 
     def verify_splits(self, summary: dict[str, Any], labels: LabelTable, features: Features | None, *,
                       report_policy: bool, hint: str) -> tuple[LabelTable, list[str], list[str]]:
-        from unimse_core.io import raw
-
         # The csv has no split column and rows outside the six classes are not used: count the
         # six-class rows per split, the split coming from the features or the reference split.
-        labels = raw.assign_iemocap_splits(labels, features)
+        labels = assign_iemocap_splits(labels, features)
         splits = [split for split, used in zip(labels.splits, labels.in_classes) if used]
         problems = []
         summary["other_codes"] = dict(labels.other_codes)
         from_features = features is not None and features.defines_splits
         summary["split_source"] = "features" if from_features else "reference"
         if from_features:
-            disagree = raw.iemocap_split_check(labels)
+            disagree = iemocap_split_check(labels)
             summary["reference_split_mismatch"] = len(disagree)
             summary.setdefault("unmatched", {})["reference_split_mismatch"] = disagree
             if disagree and not report_policy:

@@ -1,21 +1,19 @@
-"""Readers of every raw format: label tables (CSV) and feature pickles, and the match between them.
+"""What every dataset's raw files share: the label table, the strict CSV helpers its label reader is
+built from, the two feature-pickle formats (`msa_features`, `erc_features`) and the match between
+label rows and feature rows.
 
 The formats are documented in docs/raw-data.md. Every reader is a pure function of its files that
 returns plain dataclasses and numpy arrays, and every malformed input raises `RawDataError` naming
 the file, the record (line number, split/key/row or dict key) and what was expected. Nothing here
 decides a policy: `match_ids` reports unmatched ids and the caller chooses to report or fail.
 
-Ids, one scheme per dataset, shared by label tables and features:
-- MOSI/MOSEI `"<video_id>_<clip_id>"` (video ids contain underscores: never split an id on the
-  first `_`);
-- MELD `"<split>/<Dialogue_ID>_<Utterance_ID>"`, because `Dialogue_ID_Utterance_ID` repeats across
-  the official splits; the feature pickle keys are the bare `"<Dialogue_ID>_<Utterance_ID>"`
-  (`LabelTable.feature_keys`), looked up in the dict of the row's own split;
-- IEMOCAP `vid_cid` (`Ses01F_impro01_F000`). IEMOCAP_all.csv holds no split: the feature pickle
-  gives it (`assign_iemocap_splits`).
+What is particular to a dataset (its columns, its ids, its split rule, how its rows find their
+features) lives in its module of unimse_core/datasets, which calls these helpers; label tables and
+features of one dataset share its ids (`LabelTable.feature_keys` holds a row's pickle key where
+the two differ).
 
 Feature sequences are returned as views into the loaded arrays (`x[i, start:stop]`), never copies,
-so reading a 2 GB MOSEI pickle costs the pickle and little more.
+so reading a 2 GB pickle costs the pickle and little more.
 """
 
 from __future__ import annotations
@@ -23,8 +21,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
-import math
 import re
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,24 +30,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from unimse_core.datasets import REGISTRY, SPLITS
-from unimse_core.datasets.iemocap import CODES as IEMOCAP_CLASSES
-from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.datasets import REGISTRY, SPLITS, get
+from unimse_core.datasets.iemocap import reference_iemocap_split  # noqa: F401  (synthetic.py imports it from here)
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
 
-MSA_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "msa_features")
-ERC_DATASETS = tuple(n for n, d in REGISTRY.items() if d.feature_kind == "erc_features")
-MSA_ANNOTATIONS = ("Positive", "Negative", "Neutral")
-MSA_SCORE_RANGE = (-3.0, 3.0)
-MELD_SENTIMENTS = ("positive", "negative", "neutral")
-IEMOCAP_TEST_SESSION = 5
-
-MSA_COLUMNS = ("video_id", "clip_id", "text", "label", "annotation", "mode")
-MELD_COLUMNS = ("Utterance", "Speaker", "Emotion", "Sentiment", "Dialogue_ID", "Utterance_ID")
-IEMOCAP_COLUMNS = ("start_stop", "vid_cid", "label", "text", "vid")
-
-# Keys of one split of a MOSI/MOSEI pickle; the label key tells the layouts apart.
+# Keys of one split of an MSA pickle; the label key tells the layouts apart.
 AUTHORS_KEYS = ("id", "audio", "vision", "labels")
 MMSA_KEYS = ("id", "audio", "vision", "regression_labels")
 MMSA_LENGTH_KEYS = {"audio": "audio_lengths", "vision": "vision_lengths"}
@@ -63,47 +47,42 @@ SCAN_ROWS = 1024
 SCORE_TOLERANCE = 1e-4
 EXAMPLE_ROWS = 5  # rows named in an error message
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _INDEX = re.compile(r"\d+")
 _TOKEN = re.compile(r"\S+")
-_IEMOCAP_ID = re.compile(r"Ses(\d{2})[FM]_.+_([FM])\d+")
-_IEMOCAP_CODE = re.compile(r"[a-z]{3}")
-_START_STOP = re.compile(r"\[\s*([0-9]+(?:\.[0-9]*)?)\s*-\s*([0-9]+(?:\.[0-9]*)?)\s*\]")
 
 Padding = Literal["left", "right", "none"]
 
 
 @dataclass
 class LabelTable:
-    """One dataset's labelled utterances, in file order (MELD: train, valid, test files in turn).
+    """One dataset's labelled utterances, in file order (one file per split: train, valid, test in turn).
 
-    Columns that a dataset lacks are None. `lines[i]` is the line on which row i starts in
-    `paths[files[i]]`.
+    Columns that a dataset lacks are None; its module's reader says what it fills. `lines[i]` is
+    the line on which row i starts in `paths[files[i]]`.
     """
 
     dataset: str
     paths: tuple[Path, ...]
     ids: list[str]
-    splits: list[str]          # train/valid/test; "" where unknown (IEMOCAP before assign_iemocap_splits)
+    splits: list[str]          # train/valid/test; "" where the files give none (until Dataset.with_splits)
     texts: list[str]
     lines: list[int]
     files: list[int]
-    # MOSI/MOSEI
+    # score datasets
     scores: np.ndarray | None = None            # float64 [N], in [-3, 3]
     annotations: list[str] | None = None        # Positive/Negative/Neutral
-    # MELD and IEMOCAP
-    speakers: list[str] | None = None           # MELD: a name; IEMOCAP: "F" or "M"
-    dialogues: list[str] | None = None          # MELD: "<split>/<Dialogue_ID>"; IEMOCAP: vid
-    # MELD
-    feature_keys: list[str] | None = None       # "<Dialogue_ID>_<Utterance_ID>", the pickle key
-    emotions: list[str] | None = None           # one of MELD_EMOTIONS
-    sentiments: list[str] | None = None         # one of MELD_SENTIMENTS
-    utterances: np.ndarray | None = None        # int64 [N], Utterance_ID
-    # IEMOCAP
+    # dialogue datasets
+    speakers: list[str] | None = None           # a name, or the speaker's side ("F" or "M")
+    dialogues: list[str] | None = None          # the dialogue id ("<split>/<id>" where ids repeat across splits)
+    feature_keys: list[str] | None = None       # the pickle key, where it is not the id
+    emotions: list[str] | None = None           # one of the dataset's codes (`Dataset.codes`)
+    sentiments: list[str] | None = None         # positive/negative/neutral
+    utterances: np.ndarray | None = None        # int64 [N], the utterance's index in its dialogue
+    # datasets whose files hold codes outside their classes
     codes: list[str] | None = None              # three-letter label code, also outside the classes
-    sessions: np.ndarray | None = None          # int64 [N], 1..5
+    sessions: np.ndarray | None = None          # int64 [N], the recording session
     starts: np.ndarray | None = None            # float64 [N], start time in seconds (orders a dialogue)
-    in_classes: np.ndarray | None = None        # bool [N], code in IEMOCAP_CLASSES
+    in_classes: np.ndarray | None = None        # bool [N], code among the dataset's classes
     other_codes: dict[str, int] = field(default_factory=dict)  # code -> rows, codes outside the classes
     decodings: dict[str, Decoding] = field(default_factory=dict)  # path -> how its bytes were decoded
 
@@ -127,8 +106,8 @@ class Features:
     at least one NaN or inf. `scores` holds the labels stored in an MSA pickle (None for ERC).
     `ids_parsed` is False when an MSA pickle's ids could not be read as `<video_id>_<clip_id>`
     (then `ids` holds them as found and rows can only be matched by position). ERC ids are the
-    pickle's keys as stored: MELD keys `<Dialogue_ID>_<Utterance_ID>` repeat across splits, so a
-    MELD utterance is (split, id).
+    pickle's keys as stored; where a dataset's keys repeat across splits an utterance is (split, id)
+    (`Dataset.feature_keys_unique`, `Dataset.match_features`).
     """
 
     dataset: str
@@ -157,7 +136,7 @@ class Features:
 
     @property
     def defines_splits(self) -> bool:
-        """Every split holds at least one utterance (else IEMOCAP falls back to the reference split)."""
+        """Every split holds at least one utterance (else a dataset with `reference_split` falls back on it)."""
         return all(self.split_counts().values())
 
     def split_counts(self) -> dict[str, int]:
@@ -170,11 +149,11 @@ class IdMatch:
     """How a label table's rows pair with a feature file's rows.
 
     `feature_index[i]` is the feature row of label row i, or -1. Unmatched ids are listed, not
-    raised: label ids in `labels_without_features` (IEMOCAP: only rows of the six classes are
-    expected to have features), feature ids in `features_without_labels` (MELD: `"<split>/<key>"`).
-    `split_mismatch` lists label ids whose split differs between the two files (IEMOCAP: whose
-    feature split breaks the session rule, Session 5 = test). `score_mismatch` lists label ids whose
-    score in the MSA pickle differs from label.csv. `counts[split]` has `labels`, `features` and
+    raised: label ids in `labels_without_features` (only rows `in_classes` are expected to have
+    features, where the table says), feature ids in `features_without_labels` (as
+    `Dataset.match_features` names them). `split_mismatch` lists label ids whose split the feature
+    file contradicts (`Dataset.check_feature_splits`). `score_mismatch` lists label ids whose score
+    in the pickle differs from the label table's. `counts[split]` has `labels`, `features` and
     `matched` rows.
     """
 
@@ -189,6 +168,13 @@ class IdMatch:
     split_matching: dict[str, str] = field(default_factory=dict)  # split -> "id" | "position"
     score_compared: int = 0           # matched rows whose two scores were compared
     score_max_diff: float = 0.0       # largest |pickle label - label.csv label| (inf for a NaN)
+
+
+def _check_kind(dataset: str, kind: str) -> None:
+    """ValueError unless `dataset` is registered with feature files of manifest kind `kind`."""
+    names = [n for n, d in REGISTRY.items() if d.feature_kind == kind]
+    if dataset not in names:
+        raise ValueError(f"dataset must be one of {', '.join(names)}, got {dataset!r}")
 
 
 # --- label tables -----------------------------------------------------------------------------
@@ -272,7 +258,7 @@ def _decode_cp1252(path: Path, data: bytes) -> str:
                            f"line {line}") from None
 
 
-def _csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, c1_controls: C1Policy = "keep",
+def csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, c1_controls: C1Policy = "keep",
               decodings: dict[str, Decoding] | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """(line on which the record starts, {column: value}) for each record of a strict CSV; how the
     bytes were decoded goes into `decodings[path]`. LF and CRLF line ends are both accepted."""
@@ -303,39 +289,49 @@ def _csv_rows(path: Path, required: Sequence[str], encoding: str | None = None, 
         raise RawDataError(path, f"malformed CSV: {err}", f"line {reader.line_num}") from None
 
 
-def _bad_value(path: Path, line: int, column: str, expected: str, value: str) -> RawDataError:
+# The CSV helpers every dataset module's reader uses (unimse_core/datasets, docs/adding-a-dataset.md):
+# every error names the file, the line, the column, what was expected and what was found.
+
+
+def bad_value(path: Path, line: int, column: str, expected: str, value: str) -> RawDataError:
+    """The error for a value of `column` on `line` that is not `expected`."""
     return RawDataError(path, f"column {column!r}: expected {expected}, got {value!r}", f"line {line}")
 
 
-def _choice(path: Path, line: int, row: Mapping[str, str], column: str, choices: Sequence[str]) -> str:
+def choice(path: Path, line: int, row: Mapping[str, str], column: str, choices: Sequence[str]) -> str:
+    """`row[column]`, which must be one of `choices` (exactly)."""
     value = row[column]
     if value not in choices:
-        raise _bad_value(path, line, column, f"one of {', '.join(choices)}", value)
+        raise bad_value(path, line, column, f"one of {', '.join(choices)}", value)
     return value
 
 
-def _token(path: Path, line: int, row: Mapping[str, str], column: str, what: str) -> str:
+def token_value(path: Path, line: int, row: Mapping[str, str], column: str, what: str) -> str:
+    """`row[column]`, which must be non-empty without spaces (`what` says what it names)."""
     value = row[column]
     if not _TOKEN.fullmatch(value):
-        raise _bad_value(path, line, column, f"{what} (non-empty, no spaces)", value)
+        raise bad_value(path, line, column, f"{what} (non-empty, no spaces)", value)
     return value
 
 
-def _index(path: Path, line: int, row: Mapping[str, str], column: str) -> int:
+def index_value(path: Path, line: int, row: Mapping[str, str], column: str) -> int:
+    """`row[column]` as a non-negative integer."""
     value = row[column]
     if not _INDEX.fullmatch(value):
-        raise _bad_value(path, line, column, "a non-negative integer", value)
+        raise bad_value(path, line, column, "a non-negative integer", value)
     return int(value)
 
 
-def _text(path: Path, line: int, row: Mapping[str, str], column: str) -> str:
+def text_value(path: Path, line: int, row: Mapping[str, str], column: str) -> str:
+    """`row[column]`, an utterance that must not be blank (kept as found)."""
     value = row[column]
     if not value.strip():
-        raise _bad_value(path, line, column, "a non-empty utterance", value)
+        raise bad_value(path, line, column, "a non-empty utterance", value)
     return value
 
 
-def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
+def check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
+    """RawDataError naming both lines of the first id that repeats."""
     first: dict[str, int] = {}
     for uid, line in zip(ids, lines):
         if uid in first:
@@ -343,227 +339,13 @@ def _check_unique(path: Path, ids: Sequence[str], lines: Sequence[int]) -> None:
         first[uid] = line
 
 
-def _check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> None:
+def check_no_empty_split(path: Path, dataset: str, splits: Sequence[str]) -> None:
+    """RawDataError naming the first of train, valid, test that no row of `splits` has."""
     counts = Counter(splits)
     for split in SPLITS:
         if not counts[split]:
             found = ", ".join(f"{s} {counts[s]}" for s in SPLITS)
             raise RawDataError(path, f"{dataset}: split {split!r} has no rows (rows per split: {found})")
-
-
-def read_msa_labels(path: str | Path, dataset: str, *, encoding: str | None = None,
-                    c1_controls: C1Policy = "keep") -> LabelTable:
-    """MOSI/MOSEI label.csv: id `<video_id>_<clip_id>`, split from `mode`, score from `label`."""
-    if dataset not in MSA_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
-    path = Path(path)
-    ids, splits, texts, lines, scores, annotations = [], [], [], [], [], []
-    low, high = MSA_SCORE_RANGE
-    decodings: dict[str, Decoding] = {}
-    for line, row in _csv_rows(path, MSA_COLUMNS, encoding, c1_controls, decodings):
-        video = _token(path, line, row, "video_id", "a video id")
-        clip = _token(path, line, row, "clip_id", "a clip id")
-        value = row["label"]
-        score = float(value) if _NUMBER.fullmatch(value.strip()) else math.nan
-        if not low <= score <= high:
-            raise _bad_value(path, line, "label", f"a number in [{low:g}, {high:g}]", value)
-        annotations.append(_choice(path, line, row, "annotation", MSA_ANNOTATIONS))
-        splits.append(_choice(path, line, row, "mode", SPLITS))
-        texts.append(_text(path, line, row, "text"))
-        ids.append(f"{video}_{clip}")
-        scores.append(score)
-        lines.append(line)
-    _check_unique(path, ids, lines)
-    _check_no_empty_split(path, dataset, splits)
-    return LabelTable(dataset=dataset, paths=(path,), ids=ids, splits=splits, texts=texts, lines=lines,
-                      files=[0] * len(ids), scores=np.asarray(scores, dtype=np.float64),
-                      annotations=annotations, decodings=decodings)
-
-
-def read_meld_labels(paths: Mapping[str, str | Path], *, encodings: Mapping[str, str | None] | None = None,
-                     c1_controls: C1Policy = "keep") -> LabelTable:
-    """The three MELD *_sent_emo.csv files, given as {split: path} (split train/valid/test; "dev" is
-    accepted for valid). Ids are `<split>/<Dialogue_ID>_<Utterance_ID>`. `encodings[split]` is the
-    declared encoding of a file (None: detected); the official files are UTF-8 with CRLF line ends,
-    the authors' copies UTF-8 with C1 controls and LF, and cp1252 copies circulate."""
-    by_split: dict[str, Path] = {}
-    for split, path in paths.items():
-        canonical = "valid" if split == "dev" else split
-        if canonical not in SPLITS or canonical in by_split:
-            raise ValueError(f"MELD label files must be given once per split train, valid (or dev), test; "
-                             f"got {sorted(map(str, paths))}")
-        by_split[canonical] = Path(path)
-    missing = [split for split in SPLITS if split not in by_split]
-    if missing:
-        # A release without one of the three files is a data problem, not a programming error.
-        folder = next(iter(by_split.values())).parent if by_split else Path(".")
-        raise RawDataError(folder, f"meld: no label file for split(s) {', '.join(missing)} (given: "
-                                   f"{', '.join(f'{s} {p.name}' for s, p in by_split.items()) or 'none'})")
-    columns: dict[str, list[Any]] = {name: [] for name in (
-        "ids", "splits", "texts", "lines", "files", "speakers", "dialogues", "feature_keys", "emotions",
-        "sentiments", "utterances")}
-    decodings: dict[str, Decoding] = {}
-    for file_index, split in enumerate(SPLITS):
-        path = by_split[split]
-        first = len(columns["ids"])
-        declared = (encodings or {}).get(split) or (encodings or {}).get("dev" if split == "valid" else split)
-        for line, row in _csv_rows(path, MELD_COLUMNS, declared, c1_controls, decodings):
-            dialogue = _index(path, line, row, "Dialogue_ID")
-            utterance = _index(path, line, row, "Utterance_ID")
-            speaker = row["Speaker"]
-            if not speaker.strip():
-                raise _bad_value(path, line, "Speaker", "a speaker name", speaker)
-            values = {
-                "emotions": _choice(path, line, row, "Emotion", MELD_EMOTIONS),
-                "sentiments": _choice(path, line, row, "Sentiment", MELD_SENTIMENTS),
-                "texts": _text(path, line, row, "Utterance"),
-                "speakers": speaker,
-                "feature_keys": f"{dialogue}_{utterance}",
-                "ids": f"{split}/{dialogue}_{utterance}",
-                "dialogues": f"{split}/{dialogue}",
-                "utterances": utterance,
-                "splits": split,
-                "lines": line,
-                "files": file_index,
-            }
-            for name, value in values.items():
-                columns[name].append(value)
-        _check_unique(path, columns["ids"][first:], columns["lines"][first:])
-        if len(columns["ids"]) == first:
-            raise RawDataError(path, f"meld: split {split!r} has no rows")
-    utterances = np.asarray(columns.pop("utterances"), dtype=np.int64)
-    return LabelTable(dataset="meld", paths=tuple(by_split[s] for s in SPLITS), utterances=utterances,
-                      decodings=decodings, **columns)
-
-
-def read_iemocap_labels(path: str | Path, *, encoding: str | None = None,
-                        c1_controls: C1Policy = "keep") -> LabelTable:
-    """IEMOCAP_all.csv: every row, with `in_classes` False for codes outside the six classes.
-
-    The CSV holds no split: `splits` is all "" until `assign_iemocap_splits`. Empty text is an
-    error only on rows of the six classes (the other rows are dropped downstream).
-    """
-    path = Path(path)
-    ids, texts, lines, speakers, dialogues, codes, sessions, in_classes, starts = [], [], [], [], [], [], [], [], []
-    decodings: dict[str, Decoding] = {}
-    for line, row in _csv_rows(path, IEMOCAP_COLUMNS, encoding, c1_controls, decodings):
-        uid = row["vid_cid"]
-        parsed = _IEMOCAP_ID.fullmatch(uid)
-        if parsed is None:
-            raise _bad_value(path, line, "vid_cid", "an id like Ses01F_impro01_F000", uid)
-        session = int(parsed.group(1))
-        if not 1 <= session <= IEMOCAP_TEST_SESSION:
-            raise _bad_value(path, line, "vid_cid", f"Session 01 to 0{IEMOCAP_TEST_SESSION}", uid)
-        vid = row["vid"]
-        if uid.rpartition("_")[0] != vid:
-            raise _bad_value(path, line, "vid", f"the dialogue part of vid_cid {uid!r}", vid)
-        code = row["label"]
-        if not _IEMOCAP_CODE.fullmatch(code):
-            raise _bad_value(path, line, "label", f"a three-letter code ({' '.join(IEMOCAP_CLASSES)} "
-                                                  "or another such as xxx)", code)
-        timing = _START_STOP.fullmatch(row["start_stop"].strip())
-        if timing is None:
-            raise _bad_value(path, line, "start_stop", "'[<start> - <stop>]' in seconds", row["start_stop"])
-        starts.append(float(timing.group(1)))
-        used = code in IEMOCAP_CLASSES
-        texts.append(_text(path, line, row, "text") if used else row["text"])
-        ids.append(uid)
-        speakers.append(parsed.group(2))
-        dialogues.append(vid)
-        codes.append(code)
-        sessions.append(session)
-        in_classes.append(used)
-        lines.append(line)
-    _check_unique(path, ids, lines)
-    if not ids:
-        raise RawDataError(path, "iemocap: the table has no rows")
-    return LabelTable(dataset="iemocap", paths=(path,), ids=ids, splits=[""] * len(ids), texts=texts,
-                      lines=lines, files=[0] * len(ids), speakers=speakers, dialogues=dialogues,
-                      codes=codes, sessions=np.asarray(sessions, dtype=np.int64),
-                      starts=np.asarray(starts, dtype=np.float64),
-                      in_classes=np.asarray(in_classes, dtype=bool),
-                      other_codes=dict(Counter(c for c, used in zip(codes, in_classes) if not used)),
-                      decodings=decodings)
-
-
-# The CSV helpers a dataset module's own reader uses (unimse_core/datasets, docs/adding-a-dataset.md):
-# every error names the file, the line, the column, what was expected and what was found.
-csv_rows = _csv_rows
-bad_value = _bad_value
-choice = _choice
-index_value = _index
-text_value = _text
-check_unique = _check_unique
-
-
-def _session_split(session: int) -> str:
-    return "test" if session == IEMOCAP_TEST_SESSION else "train"
-
-
-@dataclass(frozen=True)
-class ReferenceSplit:
-    """The reference's IEMOCAP split, shipped in unimse_core/io/iemocap_split.json (docs/raw-data.md)."""
-
-    path: Path
-    test_sessions: frozenset[int]
-    valid_dialogues: frozenset[str]
-    six_class_counts: dict[str, int]
-
-    def split_of(self, session: int, dialogue: str) -> str:
-        if session in self.test_sessions:
-            return "test"
-        return "valid" if dialogue in self.valid_dialogues else "train"
-
-
-REFERENCE_SPLIT_FILE = Path(__file__).with_name("iemocap_split.json")
-
-
-def reference_iemocap_split(path: str | Path = REFERENCE_SPLIT_FILE) -> ReferenceSplit:
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return ReferenceSplit(path, frozenset(int(s) for s in data["test_sessions"]),
-                              frozenset(str(d) for d in data["valid_dialogues"]),
-                              {k: int(v) for k, v in data["six_class_counts"].items()})
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise RawDataError(path, f"not a readable IEMOCAP split file (test_sessions, valid_dialogues, "
-                                 f"six_class_counts): {err}") from None
-
-
-def assign_iemocap_splits(labels: LabelTable, features: Features | None = None,
-                          reference: ReferenceSplit | None = None) -> LabelTable:
-    """A copy of an IEMOCAP table with its splits filled in.
-
-    Without features (text-only, or a feature file that does not define splits) the reference split
-    decides (`reference_iemocap_split`: Session 5 test, 12 listed dialogues of Sessions 1-4 valid,
-    the rest train). With features, each row takes the split of the list position holding its key;
-    a row without features takes the split of its dialogue (the splits hold whole dialogues), and
-    where no utterance of the dialogue has features, the reference split. `iemocap_split_check`
-    compares the two.
-    """
-    if labels.dataset != "iemocap" or (features is not None and features.dataset != "iemocap"):
-        raise ValueError(f"assign_iemocap_splits needs IEMOCAP labels and features, got {labels.dataset!r}"
-                         f" and {features.dataset if features is not None else None!r}")
-    assert labels.sessions is not None and labels.dialogues is not None
-    reference = reference or reference_iemocap_split()
-    by_reference = [reference.split_of(int(s), d) for s, d in zip(labels.sessions, labels.dialogues)]
-    if features is None or not features.defines_splits:
-        return dataclasses.replace(labels, splits=by_reference)
-    split_of = dict(zip(features.ids, features.splits))
-    dialogue_split = {dialogue: split_of[uid] for uid, dialogue in zip(labels.ids, labels.dialogues)
-                      if uid in split_of}
-    splits = [split_of.get(uid) or dialogue_split.get(dialogue) or fallback
-              for uid, dialogue, fallback in zip(labels.ids, labels.dialogues, by_reference)]
-    return dataclasses.replace(labels, splits=splits)
-
-
-def iemocap_split_check(labels: LabelTable, reference: ReferenceSplit | None = None) -> list[str]:
-    """Ids of six-class rows whose split (from the features) differs from the reference split."""
-    assert labels.sessions is not None and labels.dialogues is not None and labels.in_classes is not None
-    reference = reference or reference_iemocap_split()
-    return [uid for uid, split, session, dialogue, used in zip(labels.ids, labels.splits, labels.sessions,
-                                                               labels.dialogues, labels.in_classes)
-            if used and split != reference.split_of(int(session), dialogue)]
 
 
 # --- feature pickles ----------------------------------------------------------------------------
@@ -815,7 +597,7 @@ def _bounds(m: _Modality, padding: Padding) -> tuple[np.ndarray, np.ndarray]:
 
 def read_msa_features(path: str | Path, dataset: str,
                       padding: Literal["auto", "left", "right", "none"] = "auto") -> Features:
-    """A MOSI/MOSEI feature pickle in the authors' or the MMSA layout (told apart by the label key).
+    """An `msa_features` pickle in the authors' or the MMSA layout (told apart by the label key).
 
     Padding (all-zero frames) is removed on one side for the whole file (`features.padding`).
     `auto` finds the side: from the MMSA lengths where given (frames outside them must be all zero),
@@ -823,8 +605,7 @@ def read_msa_features(path: str | Path, dataset: str,
     agree with wins; the rows that contradict it are kept whole and named in `padding_conflicts`.
     A tie is an error that an explicit `padding` settles.
     """
-    if dataset not in MSA_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(MSA_DATASETS)}, got {dataset!r}")
+    _check_kind(dataset, "msa_features")
     if padding not in ("auto", "left", "right", "none"):
         raise ValueError(f"padding must be auto, left, right or none, got {padding!r}")
     path = Path(path)
@@ -930,7 +711,7 @@ def _frames(path: Path, where: str, value: Any) -> np.ndarray:
 
 def _erc_parts(path: Path, data: Any) -> tuple[dict[str, list[dict[Any, Any]]], Literal["erc", "erc_audio_only"]]:
     """{'audio': [train, dev, test], 'video': [...]} from either published layout: the dict of the
-    authors' 0610 release, or the older list of three audio-only dicts (meld_data_0424.pkl)."""
+    authors' 0610 release, or the older list of three audio-only dicts (the 0424 release)."""
     if isinstance(data, (list, tuple)) and len(data) == len(SPLITS) and all(isinstance(d, dict) for d in data):
         return {"audio": list(data), "video": [{} for _ in SPLITS]}, "erc_audio_only"
     if not isinstance(data, dict):
@@ -956,13 +737,13 @@ def _erc_parts(path: Path, data: Any) -> tuple[dict[str, list[dict[Any, Any]]], 
 
 
 def read_erc_features(path: str | Path, dataset: str) -> Features:
-    """A MELD/IEMOCAP feature pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
+    """An `erc_features` pickle `{'audio': [train, dev, test], 'video': [...]}` of dicts
     key -> float [T, D], or the older list of three audio-only dicts. The split of an utterance is
     the list position of the dict holding it. A key in one modality's dict but not the other's is
     accepted: that modality is absent (None) for the utterance, and counted per split and modality
     (the policy, `features.missing`, is applied when preprocessing)."""
-    if dataset not in ERC_DATASETS:
-        raise ValueError(f"dataset must be one of {', '.join(ERC_DATASETS)}, got {dataset!r}")
+    _check_kind(dataset, "erc_features")
+    unique_keys = REGISTRY[dataset].feature_keys_unique
     path = Path(path)
     parts, layout = _erc_parts(path, load_pickle(path))
     ids: list[str] = []
@@ -978,7 +759,7 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
         keys = list(audio) + [key for key in video if key not in audio]
         for key in keys:
             uid = _erc_key(path, f"{'audio' if key in audio else 'video'}[{position}]", key)
-            if dataset == "iemocap" and uid in split_of:
+            if unique_keys and uid in split_of:
                 raise RawDataError(path, f"key {uid!r} is in both the {split_of[uid]} and the {split} dicts",
                                    f"audio[{position}][{key!r}]")
             split_of[uid] = split
@@ -1011,29 +792,15 @@ def read_erc_features(path: str | Path, dataset: str) -> Features:
 def match_ids(labels: LabelTable, features: Features, score_tolerance: float = SCORE_TOLERANCE) -> IdMatch:
     """Pair label rows with feature rows; unmatched ids are listed, never raised.
 
-    MOSI/MOSEI (`_match_msa`): by id, split by split; by position only within a split where no id
-    can be read as a label id, and the counts agree; a split where some ids match and others do
-    not is an error naming the first unmatched rows. The pickle's scores are compared with
-    label.csv's on every matched row (`score_mismatch`: beyond `score_tolerance`). MELD: the
-    row's feature key in the dict of its own split. IEMOCAP: by vid_cid.
+    The dataset pairs the rows (`Dataset.match_features`: by id unless its module says otherwise,
+    e.g. by id or position for the MSA pickles, by (split, key) where keys repeat across splits)
+    and judges the splits (`Dataset.check_feature_splits`). Where both files hold scores they are
+    compared on every matched row (`score_mismatch`: beyond `score_tolerance`).
     """
     if labels.dataset != features.dataset:
         raise ValueError(f"labels of {labels.dataset!r} cannot be matched with features of {features.dataset!r}")
-    dataset = labels.dataset
-    split_matching = {split: "id" for split in SPLITS}
-    if dataset == "meld":
-        assert labels.feature_keys is not None
-        where = {(split, key): j for j, (key, split) in enumerate(zip(features.ids, features.splits))}
-        label_keys = list(zip(labels.splits, labels.feature_keys))
-        feature_names = [f"{split}/{key}" for key, split in zip(features.ids, features.splits)]
-        index = np.array([where.get(key, -1) for key in label_keys], dtype=np.int64).reshape(len(labels))
-    elif dataset in MSA_DATASETS:
-        feature_names = list(features.ids)
-        index, split_matching = _match_msa(labels, features)
-    else:
-        where = {uid: j for j, uid in enumerate(features.ids)}
-        feature_names = list(features.ids)
-        index = np.array([where.get(uid, -1) for uid in labels.ids], dtype=np.int64).reshape(len(labels))
+    dataset = get(labels.dataset)
+    index, feature_names, split_matching = dataset.match_features(labels, features)
     matched_by: Literal["id", "position", "mixed"] = (
         "id" if set(split_matching.values()) == {"id"} else
         "position" if set(split_matching.values()) == {"position"} else "mixed")
@@ -1044,21 +811,7 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
     has_label[index[index >= 0]] = True
     features_without = [feature_names[j] for j in np.flatnonzero(~has_label)]
 
-    split_mismatch: list[str] = []
-    label_split = list(labels.splits)
-    for i in np.flatnonzero(index >= 0):
-        feature_split = features.splits[index[i]]
-        if dataset == "iemocap":
-            assert labels.sessions is not None
-            rule_broken = (_session_split(int(labels.sessions[i])) == "test") != (feature_split == "test")
-            if rule_broken or (label_split[i] and label_split[i] != feature_split):
-                split_mismatch.append(labels.ids[i])
-            label_split[i] = label_split[i] or feature_split
-        elif label_split[i] != feature_split:
-            split_mismatch.append(labels.ids[i])
-    if dataset == "iemocap":
-        assert labels.sessions is not None
-        label_split = [s or _session_split(int(session)) for s, session in zip(label_split, labels.sessions)]
+    split_mismatch, label_split = dataset.check_feature_splits(labels, features, index)
 
     score_mismatch: list[str] = []
     score_compared, score_max_diff = 0, 0.0
@@ -1079,51 +832,7 @@ def match_ids(labels: LabelTable, features: Features, score_tolerance: float = S
         counts[split]["features"] += 1
     for i in np.flatnonzero(index >= 0):
         counts[features.splits[index[i]]]["matched"] += 1
-    return IdMatch(dataset=dataset, matched_by=matched_by, feature_index=index,
+    return IdMatch(dataset=labels.dataset, matched_by=matched_by, feature_index=index,
                    labels_without_features=labels_without, features_without_labels=features_without,
                    split_mismatch=split_mismatch, score_mismatch=score_mismatch, counts=counts,
                    split_matching=split_matching, score_compared=score_compared, score_max_diff=score_max_diff)
-
-
-def _match_msa(labels: LabelTable, features: Features) -> tuple[np.ndarray, dict[str, str]]:
-    """MOSI/MOSEI label row -> feature row, and per split whether ids or positions paired them.
-
-    A split whose ids all fail to match (they parse but name no label row) pairs nothing: every
-    row is a feature without labels, which the caller reports or refuses (`fetch.unmatched_ids`)."""
-    label_row = {uid: i for i, uid in enumerate(labels.ids)}
-    parsed = features.parsed_ids or [features.ids_parsed] * len(features)
-    index = np.full(len(labels), -1, dtype=np.int64)
-    how: dict[str, str] = {}
-    for split in SPLITS:
-        rows = [j for j, s in enumerate(features.splits) if s == split]
-        found = {j: label_row.get(features.ids[j], -1) if parsed[j] else -1 for j in rows}
-        matched = [j for j in rows if found[j] >= 0]
-        if rows and not any(parsed[j] for j in rows):
-            index[_position_rows(labels, features, split)] = rows
-            how[split] = "position"
-            continue
-        unmatched = [j for j in rows if found[j] < 0]
-        if unmatched and matched:
-            named = ", ".join(f"{split}/id row {j - rows[0]} {features.ids[j]!r}"
-                              + ("" if parsed[j] else " (not '<video_id>_<clip_id>')") for j in unmatched[:EXAMPLE_ROWS])
-            raise RawDataError(features.path, f"{labels.dataset}: {len(matched)} of the {len(rows)} {split} rows match "
-                                              f"{labels.paths[0]} by id and {len(unmatched)} do not, e.g. {named}; a "
-                                              "partial match means the pickle and the label table are from different "
-                                              "releases (pairing by position would shift rows): use the label.csv "
-                                              "published with this pickle", f"{split}/id row {unmatched[0] - rows[0]}")
-        for j in matched:
-            index[found[j]] = j
-        how[split] = "id"
-    return index, how
-
-
-def _position_rows(labels: LabelTable, features: Features, split: str) -> list[int]:
-    label_rows = [i for i, s in enumerate(labels.splits) if s == split]
-    n_features = sum(1 for s in features.splits if s == split)
-    if len(label_rows) != n_features:
-        first = next(j for j, s in enumerate(features.splits) if s == split)
-        raise RawDataError(features.path, f"{labels.dataset}: no {split} id can be read as a {labels.paths[0]} id "
-                                          f"(e.g. {features.ids[first]!r}) and the rows cannot be paired by position "
-                                          f"because the counts differ: {len(label_rows)} labels vs {n_features} "
-                                          "features; use the label.csv published with this pickle", f"{split}/id")
-    return label_rows
