@@ -147,6 +147,24 @@ class Dataset:
         """The model input of every row of `table` (context windows built from the whole table)."""
         raise NotImplementedError
 
+    @property
+    def conversation_input(self) -> bool:
+        """True where its model input is a context window over a conversation: `unimse predict
+        --conversations <name>` then builds a request's inputs with `request_inputs`."""
+        return False
+
+    @property
+    def speakers_required(self) -> bool:
+        """True where a request's `speaker` column must be filled (False: its input has no speakers)."""
+        return True
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        """The model input of every row of a request (parallel sequences, one entry per row, in row order;
+        `turns` order a dialogue's rows), built by the functions `input_texts` uses, so that a turn's input
+        is the one preprocessing builds for the same dialogue and `text` settings."""
+        raise NotImplementedError(f"{self.title}'s model input is not a conversation window")
+
     def gold(self, table: LabelTable, i: int) -> tuple[float, str]:
         """(gold score, gold emotion word) of row i: what the metrics compare predictions with."""
         if self.kind == "score":

@@ -120,6 +120,20 @@ class Iemocap(Dataset):
             inputs[i] = value
         return inputs
 
+    @property
+    def conversation_input(self) -> bool:
+        return True
+
+    @property
+    def speakers_required(self) -> bool:
+        # its input has no speakers; they only group turns with `text.iemocap_context: speaker`
+        return False
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        return iemocap_inputs(dialogues, turns, speakers, texts, prefix=config.prefix, window=config.window,
+                              causal=config.causal, iemocap_context=config.iemocap_context)
+
     def gold_code(self, table: LabelTable, i: int) -> str:
         return table.codes[i]
 
