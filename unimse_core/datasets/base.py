@@ -73,6 +73,8 @@ class Dataset:
       back on a shipped split (docs/raw-data.md).
     paper: the paper's reported test numbers (docs/results.md, single model on MOSELDMP), metric ->
       value on the paper's scale (percent for accuracies and F1, as unimse_core.report shows them).
+    card_title: its name in the model card's model-index ("": `title`).
+    licence_agreement: it is obtained under a signed licence agreement (the model card warns of it).
     """
 
     name: str
@@ -87,6 +89,8 @@ class Dataset:
     transfer_codes: tuple[str, ...] = ()
     reference_split: bool = False
     paper: Mapping[str, float] = field(default_factory=dict)
+    card_title: str = ""
+    licence_agreement: bool = False
 
     # -- labels ----------------------------------------------------------------------------------
 
