@@ -86,8 +86,8 @@ def _check_agreement(model_dir: Path, merged: Path, attrs: dict, schema: LabelSc
     layout = run_label_layout(read_run(model_dir))
     if layout is not None and layout != schema.datasets:
         model_schema = LabelSchema.of(layout)
-        raise ValueError(f"{model_dir / RUN_FILE}: the model generates the label layout {','.join(model_schema.fields)} "
-                         f"(label_layout {', '.join(layout)}), but {merged} holds rows of the layout "
+        raise ValueError(f"{model_dir / RUN_FILE}: the model generates the label layout "
+                         f"{','.join(model_schema.fields)} (label_layout {', '.join(layout)}), but {merged} holds rows of the layout "
                          f"{','.join(schema.fields)} (label_layout {', '.join(schema.datasets)}); evaluate the model "
                          "on the merged file it was trained with")
     model_dim = read_extra_config(model_dir)["model"].get("feature_dim")

@@ -9,8 +9,8 @@ without them the utterance has no frames, as text-only data.
 A file (.csv or .jsonl, by extension) holds one utterance per row (unimse_core/inference.py): `text`,
 optionally `id`, `audio`, `video` (.npy paths), and with `--conversations <dataset>` (a registered
 dataset whose input is a conversation window) also `dialogue_id`, `speaker` and `turn`, from which
-each turn's context window is built exactly as preprocessing builds it for that dataset. Every row is checked before the model runs, and the output (.csv or
-.jsonl) is written atomically: a bad row stops the command, naming the file and line, and leaves no
+each turn's context window is built exactly as preprocessing builds it for that dataset. Every row
+is checked before the model runs, and the output (.csv or .jsonl) is written atomically: a bad row stops the command, naming the file and line, and leaves no
 output file. The text and loader settings come from the folder's run.json (written by the train
 stage) where it records them, otherwise from the `text` and `loader` groups of --params. The label
 layout (which fields the output has, what constrained decoding allows) is the model's, run.json's

@@ -23,8 +23,11 @@ from unimse_core.evaluation import (CLASS_METRICS, MSA_METRICS, TABLE_COLUMNS, o
 from unimse_core.io.hdf5 import SplitArrays, pack_sequences, read_h5, write_h5
 from unimse_core.io.tables import read_table
 from unimse_core.model import EXTRA_WEIGHTS, UniMSE, build_model, save_model
-from unimse_core.text import IEMOCAP_CODES, IEMOCAP_WORDS, MELD_EMOTIONS, iemocap_polarity, parse_target, \
-    score_polarity, target
+from unimse_core.datasets.iemocap import CODES as IEMOCAP_CODES
+from unimse_core.datasets.iemocap import WORDS as IEMOCAP_WORDS
+from unimse_core.datasets.iemocap import iemocap_polarity
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import parse_target, score_polarity, target
 
 DATASETS = ("mosi", "mosei", "meld", "iemocap")
 TEST_ROWS = {"mosi": 6, "mosei": 5, "meld": 6, "iemocap": 5}

@@ -14,7 +14,7 @@ from stages.package import command as package
 from test_report import TEST_METRICS, run_report, write_run
 from unimse_core.metrics import classification_metrics
 from unimse_core.report import split_card
-from unimse_core.text import MELD_EMOTIONS
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 
 
 def with_report_params(files: dict, **report) -> None:

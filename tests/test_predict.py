@@ -17,8 +17,11 @@ from stages.predict import command as predict
 from test_evaluate import LOADER, TEXT, save_tiny_model
 from tiny_training import FEATURE_DIM
 from unimse_core.model import UniMSE
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.datasets import get as get_dataset
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES
 
+IEMOCAP_EMOTIONS = get_dataset("iemocap").words  # the target words of its codes
 TEXTS = ["sst2 sentence: what a good movie", "sst2 sentence: a bad and boring plot", "positive,1.25,joy,joy",
          "negative,-2.4,sadness,anger", "neutral,0.0,neutral,neutral", "positive,0.6,surprise,excited"]
 JSON_KEYS = {"input", "generated", "valid", "reason", "polarity", "score", "meld_emotion", "iemocap_emotion",

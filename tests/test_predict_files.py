@@ -23,7 +23,10 @@ from unimse_core.io.raw import read_iemocap_labels, read_meld_labels
 from unimse_core.datasets import LabelFile
 from unimse_core.datasets import get as dataset_of
 from unimse_core.inference import CONVERSATIONS
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES, msa_input
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES, msa_input
+
+IEMOCAP_EMOTIONS = dataset_of("iemocap").words
 
 LABEL_KEYS = ["generated", "valid", "parse_error", "polarity", "score", "meld_emotion", "iemocap_emotion"]
 UTTERANCES = ["What a GOOD movie", "a bad and  boring plot", "fine", "superb scene", "awful talk", "plain"]

@@ -16,9 +16,12 @@ from stages.preflight import command as preflight
 from tiny_training import FEATURE_DIM, params as tiny_params, write_inputs
 from unimse_core import preflight as core
 from unimse_core.config import LoaderConfig, TrainConfig, from_dict, read_params
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.datasets import get as get_dataset
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES
 from unimse_core.universal import LabelSchema
 
+IEMOCAP_EMOTIONS = get_dataset("iemocap").words  # the target words of its codes
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 

@@ -174,8 +174,8 @@ def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str],
 
 def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video: np.ndarray | None,
                      feature_dim: int) -> SplitArrays:
-    """One MSA-style row (as a score dataset's): input `msa_input(text, prefix)`, frames [T, feature_dim] with NaN/inf set
-    to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
+    """One MSA-style row (as a score dataset's): input `msa_input(text, prefix)`, frames [T, feature_dim] with
+    NaN/inf set to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
     frames = {}
     for name, value in (("audio", audio), ("video", video)):
         if value is not None:

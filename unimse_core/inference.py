@@ -142,7 +142,8 @@ def request_arrays(rows: Rows, inputs: Sequence[str], *, feature_dim: int) -> Sp
     from unimse_core.evaluation import REQUEST_DATASET  # torch: at run time only
 
     n = len(inputs)
-    return SplitArrays(ids=[str(i) for i in range(n)], dataset=[REQUEST_DATASET] * n, inputs=list(inputs), targets=[""] * n,
+    return SplitArrays(ids=[str(i) for i in range(n)], dataset=[REQUEST_DATASET] * n, inputs=list(inputs),
+                       targets=[""] * n,
                        gold_score=np.full(n, np.nan, dtype=np.float32), gold_emotion=[""] * n, polarity=[""] * n,
                        **frames)
 

@@ -349,7 +349,8 @@ def render_report(inputs: ReportInputs) -> str:
     evaluated = [d for d in DATASETS if d in inputs.test]
     if evaluated:
         scored = [f"as {how} ({'/'.join(DATASET_NAMES[d] for d in registry.of_kind(kind, evaluated))})"
-                  for kind, how in (("score", "a neutral 0.0"), ("emotion", "wrong")) if registry.of_kind(kind, evaluated)]
+                  for kind, how in (("score", "a neutral 0.0"), ("emotion", "wrong"))
+                  if registry.of_kind(kind, evaluated)]
         lines += ["## Unparsable outputs", "",
                   f"Generated labels that do not parse; they are scored {' or '.join(scored)}, never left out.", ""]
         unparsable = []
