@@ -825,11 +825,11 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
                          + (" (text only)" if flat.get("data.text_only") else "")),
                 ("training set", f"merge.combination {flat.get('merge.combination', MISSING)}"),
                 ("universal labels", f"encoder {flat.get('embed.encoder', MISSING)}, neighbours from "
-                                     f"{_yaml_value(flat.get('labels.neighbour_splits'))} splits, IEMOCAP codes "
-                                     f"outside the six classes: {flat.get('labels.iemocap_other_codes', MISSING)}"),
+                                     f"{_yaml_value(flat.get('labels.neighbour_splits'))} splits"
+                                     + _dataset_settings("universal labels", flat)),
                 ("inputs", f"prefix {flat.get('text.prefix', MISSING)!r}, context window "
-                           f"{flat.get('text.window', MISSING)}, causal {flat.get('text.causal', MISSING)}, "
-                           f"IEMOCAP context {flat.get('text.iemocap_context', MISSING)}"),
+                           f"{flat.get('text.window', MISSING)}, causal {flat.get('text.causal', MISSING)}"
+                           + _dataset_settings("inputs", flat)),
                 ("targets", f"scores with {flat.get('text.score_decimals', MISSING)} decimals"),
                 ("backbone", str(flat.get("model.backbone", MISSING))),
                 ("fusion", f"{flat.get('model.fusion', MISSING)}, "
@@ -867,6 +867,12 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
     if isinstance(versions, Mapping) and versions:
         lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
     return "\n".join(lines)
+
+
+def _dataset_settings(row: str, flat: Mapping[str, Any]) -> str:
+    """`, <label><value>` for each param a dataset shows in this row of the card's settings (`card_settings`)."""
+    return "".join(f", {label}{flat.get(key, MISSING)}" for d in registry.REGISTRY.values()
+                   for key, label in d.card_settings.get(row, ()))
 
 
 def split_card(text: str) -> tuple[dict[str, Any], str]:

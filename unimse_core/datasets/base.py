@@ -75,6 +75,8 @@ class Dataset:
       value on the paper's scale (percent for accuracies and F1, as unimse_core.report shows them).
     card_title: its name in the model card's model-index ("": `title`).
     licence_agreement: it is obtained under a signed licence agreement (the model card warns of it).
+    card_settings: its own params in the model card's settings table, row -> ((param key, label), ...),
+      each shown after the row's common settings as `, <label><value>`.
     """
 
     name: str
@@ -91,6 +93,7 @@ class Dataset:
     paper: Mapping[str, float] = field(default_factory=dict)
     card_title: str = ""
     licence_agreement: bool = False
+    card_settings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     # -- labels ----------------------------------------------------------------------------------
 

@@ -141,4 +141,7 @@ class Iemocap(Dataset):
 DATASET = Iemocap(name="iemocap", title="IEMOCAP", kind="emotion", card_name="iemocap",
                   label_kinds=("iemocap_labels",), feature_kind="erc_features", codes=CODES,
                   words=tuple(WORDS[c] for c in CODES), neutral_code="neu", transfer_codes=ALL_CODES,
-                  reference_split=True, paper={"acc": 70.56, "weighted_f1": 70.66}, licence_agreement=True)
+                  reference_split=True, paper={"acc": 70.56, "weighted_f1": 70.66}, licence_agreement=True,
+                  card_settings={"universal labels": (("labels.iemocap_other_codes",
+                                                       "IEMOCAP codes outside the six classes: "),),
+                                 "inputs": (("text.iemocap_context", "IEMOCAP context "),)})
