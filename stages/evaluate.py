@@ -83,13 +83,17 @@ def _check_agreement(model_dir: Path, merged: Path, attrs: dict, schema: LabelSc
     """ValueError naming both files where the model was trained on another label layout or feature width
     (the merged file's: the `features.dim` its frames were built with, as the train stage checks it, else
     the width of its test frames)."""
+    run_file = model_dir / RUN_FILE
     layout = run_label_layout(read_run(model_dir))
     if layout is not None and layout != schema.datasets:
-        model_schema = LabelSchema.of(layout)
-        raise ValueError(f"{model_dir / RUN_FILE}: the model generates the label layout "
-                         f"{','.join(model_schema.fields)} (label_layout {', '.join(layout)}), but {merged} holds rows of the layout "
-                         f"{','.join(schema.fields)} (label_layout {', '.join(schema.datasets)}); evaluate the model "
-                         "on the merged file it was trained with")
+        try:
+            fields = ",".join(LabelSchema.of(layout).fields)
+        except ValueError as err:
+            raise ValueError(f"{run_file}: label_layout {list(layout)}: {err}") from None
+        raise ValueError(f"{run_file}: the model generates the label layout {fields} (label_layout "
+                         f"{', '.join(layout)}), but {merged} holds rows of the layout {','.join(schema.fields)} "
+                         f"(label_layout {', '.join(schema.datasets)}); evaluate the model on the merged file it "
+                         "was trained with")
     model_dim = read_extra_config(model_dir)["model"].get("feature_dim")
     configs = [source.get("config", {}) for source in attrs.get("sources", {}).values()]
     built = sorted({c["features"]["dim"] for c in configs if "dim" in c.get("features", {})})

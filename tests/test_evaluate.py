@@ -228,6 +228,14 @@ def test_a_model_of_another_label_layout_is_refused_naming_both_files(inputs, tm
     assert not (tmp_path / "metrics" / "test.json").exists()
 
 
+def test_an_unknown_dataset_in_the_models_layout_names_run_json(inputs, tmp_path):
+    model = copy_model(inputs, tmp_path / "model")
+    (model / "run.json").write_text(json.dumps({"run_id": "r", "label_layout": ["mosi", "nope"]}))
+    result = run(inputs, tmp_path, ok=False, model=model)
+    assert result.exit_code != 0 and str(model / "run.json") in result.output
+    assert "unknown dataset 'nope'" in result.output
+
+
 def test_a_model_of_the_merged_files_layout_runs(inputs, tmp_path):
     model = copy_model(inputs, tmp_path / "model")
     (model / "run.json").write_text(json.dumps({"run_id": "r", "label_layout": list(DATASETS)}))

@@ -28,8 +28,9 @@ from unimse_core.datasets.msa import msa_inputs
 from unimse_core.features import pack
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.io.model_folder import run_label_layout
 from unimse_core.io.requests import Rows, read_frames
-from unimse_core.universal import LabelSchema
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 
 NO_CONVERSATIONS = "none"
 CONVERSATIONS: tuple[str, ...] = (NO_CONVERSATIONS, *(n for n, d in datasets.REGISTRY.items()
@@ -186,9 +187,6 @@ def model_schema(run: Mapping[str, Any] | None, run_file: Path) -> tuple[LabelSc
     """(the universal-label layout the model generates, a note where it is assumed): run.json's
     `label_layout`; a folder without run.json, or a run.json written before the layout was recorded,
     holds a model of the paper's layout (the merged files of that time had no other), said in the note."""
-    from unimse_core.io.model_folder import run_label_layout
-    from unimse_core.universal import DEFAULT_SCHEMA
-
     layout = run_label_layout(run)
     if layout is None:
         why = "no run.json" if run is None else "no label_layout in it"
