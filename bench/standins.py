@@ -141,10 +141,10 @@ def write_simcse_bert(folder: str | Path, texts: Sequence[str], *, seed: int = 0
 def main(argv: Sequence[str]) -> None:
     if len(argv) != 1:
         raise SystemExit("usage: python -m bench.standins OUT")
-    from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+    from unimse_core.universal import DEFAULT_SCHEMA, POLARITIES
 
     out = Path(argv[0])
-    texts = [" ".join(POLARITIES + MELD_EMOTIONS + IEMOCAP_EMOTIONS)]
+    texts = [" ".join((*POLARITIES, *(w for slot in DEFAULT_SCHEMA.slots[1:] for w in DEFAULT_SCHEMA.words(slot))))]
     write_t5_base(out / "t5-base", texts)
     write_simcse_bert(out / "sup-simcse-bert-base-uncased", texts)
     print(out)

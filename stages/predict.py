@@ -1,18 +1,20 @@
 """Command `predict` (no DVC stage): universal labels from a trained model folder, for one utterance
 (`--text`) or for a file of them (`--input`, `--output`; docs/results.md, "Using a trained model").
 
-One utterance: its input is built as preprocessing builds a MOSI/MOSEI row: the text cleaned and
-lower-cased behind the `text.prefix`. Audio and video are optional .npy files of shape
+One utterance: its input is built as preprocessing builds a score dataset's row (`msa_input`): the
+text cleaned and lower-cased behind the `text.prefix`. Audio and video are optional .npy files of shape
 [frames, feature_dim] (the model's `model.feature_dim`; NaN/inf become 0 as in preprocessing);
 without them the utterance has no frames, as text-only data.
 
 A file (.csv or .jsonl, by extension) holds one utterance per row (unimse_core/inference.py): `text`,
-optionally `id`, `audio`, `video` (.npy paths), and with `--conversations meld|iemocap` also
-`dialogue_id`, `speaker` and `turn`, from which each turn's context window is built exactly as
-preprocessing builds it. Every row is checked before the model runs, and the output (.csv or
-.jsonl) is written atomically: a bad row stops the command, naming the file and line, and leaves no
+optionally `id`, `audio`, `video` (.npy paths), and with `--conversations <dataset>` (a registered
+dataset whose input is a conversation window) also `dialogue_id`, `speaker` and `turn`, from which
+each turn's context window is built exactly as preprocessing builds it for that dataset. Every row
+is checked before the model runs, and the output (.csv or .jsonl) is written atomically: a bad row stops the command, naming the file and line, and leaves no
 output file. The text and loader settings come from the folder's run.json (written by the train
-stage) where it records them, otherwise from the `text` and `loader` groups of --params.
+stage) where it records them, otherwise from the `text` and `loader` groups of --params. The label
+layout (which fields the output has, what constrained decoding allows) is the model's, run.json's
+`label_layout`; a folder without it holds a model of the paper's layout, and a note says so.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ import click
 import numpy as np
 
 from unimse_core.config import ConfigError, EvaluateConfig, LoaderConfig, TextConfig, from_dict, read_params
+from unimse_core.inference import CONVERSATIONS, NO_CONVERSATIONS
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.model_folder import RUN_FILE, check_model_folder, read_run, weight_files
+from unimse_core.universal import LabelSchema
 
 PathOption = click.Path(path_type=Path)
 
@@ -39,8 +43,8 @@ PathOption = click.Path(path_type=Path)
               help="a .csv or .jsonl of utterances (columns text; id, audio, video, dialogue_id, speaker, turn)")
 @click.option("--output", "output_file", type=PathOption, default=None,
               help="with --input: the .csv or .jsonl of labels to write")
-@click.option("--conversations", type=click.Choice(["none", "meld", "iemocap"]), default="none", show_default=True,
-              help="with --input: build each turn's context window as preprocessing does for MELD or IEMOCAP")
+@click.option("--conversations", type=click.Choice(CONVERSATIONS), default=NO_CONVERSATIONS, show_default=True,
+              help="with --input: build each turn's context window as preprocessing does for that dataset")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None,
               help="with --input: utterances per batch [default: the run's loader.eval_batch_size]")
 @click.option("--audio", type=PathOption, default=None, help=".npy audio frames [frames, feature_dim]")
@@ -77,6 +81,7 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
         raise click.ClickException(str(err)) from None
     transformers_logging.disable_progress_bar()
     text_config, loader_config = _settings(model_dir, params)
+    schema = _schema(model_dir)
     try:
         tokenizer = load_tokenizer(model_dir)
         model = load_model(model_dir)
@@ -85,22 +90,24 @@ def command(model_dir: Path, text: str | None, input_file: Path | None, output_f
     dim = model.config.feature_dim
     if input_file is not None:
         _predict_file(model, tokenizer, model_dir, input_file, output_file, conversations=conversations,
-                      batch_size=batch_size, text_config=text_config, loader_config=loader_config, config=config)
+                      batch_size=batch_size, text_config=text_config, loader_config=loader_config, config=config,
+                      schema=schema)
         return
     arrays = utterance_arrays(text, prefix=text_config.prefix, audio=_frames(audio, "audio", dim),
                               video=_frames(video, "video", dim), feature_dim=dim)
     try:
         generated = predict_split(model, arrays, tokenizer, single_worker(loader_config), _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
-                                  score_decimals=text_config.score_decimals)[0]
+                                  score_decimals=text_config.score_decimals, schema=schema)[0]
     except ValueError as err:
         raise click.ClickException(str(err)) from None
-    label = {"input": arrays.inputs[0], **universal_label(generated), "constrained": constrained}
+    label = {"input": arrays.inputs[0], **universal_label(generated, schema), "constrained": constrained}
     if as_json:
         click.echo(json.dumps(label, ensure_ascii=False))
         return
-    for name, key in (("polarity", "polarity"), ("score", "score"), ("MELD emotion", "meld_emotion"),
-                      ("IEMOCAP emotion", "iemocap_emotion")):
+    names = {"polarity": "polarity", "score": "score",
+             **{slot: f"{schema.owner(slot).title} emotion" for slot in schema.slots[1:]}}
+    for key, name in names.items():
         click.echo(f"{name:<16}{'?' if label[key] is None else label[key]}")
     if not label["valid"]:
         click.echo(f"the output {generated!r} does not parse: {label['reason']}", err=True)
@@ -124,7 +131,7 @@ def _check_usage(text: str | None, input_file: Path | None, output_file: Path | 
         for name, value in (("--output", output_file), ("--batch-size", batch_size)):
             if value is not None:
                 raise click.UsageError(f"{name} goes with --input")
-        if conversations != "none":
+        if conversations != NO_CONVERSATIONS:
             raise click.UsageError("--conversations goes with --input (a file with dialogue_id, speaker, turn)")
         return
     if output_file is None:
@@ -143,7 +150,7 @@ def _check_usage(text: str | None, input_file: Path | None, output_file: Path | 
 
 def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path, output_file: Path, *,
                   conversations: str, batch_size: int | None, text_config: TextConfig, loader_config: LoaderConfig,
-                  config: EvaluateConfig) -> None:
+                  config: EvaluateConfig, schema: LabelSchema) -> None:
     """Check every row, generate in batches, write every row's label (atomically)."""
     from unimse_core.evaluation import predict_split, single_worker
     from unimse_core.inference import model_id, output_rows, request_arrays, request_inputs
@@ -161,15 +168,29 @@ def _predict_file(model: Any, tokenizer: Any, model_dir: Path, input_file: Path,
     try:
         generated = predict_split(model, arrays, tokenizer, loader, _runtime(config),
                                   max_new_tokens=config.max_new_tokens, constrained=config.constrained,
-                                  score_decimals=text_config.score_decimals)
+                                  score_decimals=text_config.score_decimals, schema=schema)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     identity = model_id(read_run(model_dir), weight_files(model_dir))
-    columns, out = output_rows(rows, inputs, generated, conversations=conversations, model_id=identity)
+    columns, out = output_rows(rows, inputs, generated, conversations=conversations, model_id=identity,
+                               schema=schema)
     write_rows(output_file, columns, out)
     unparsed = sum(not r["valid"] for r in out)
     click.echo(f"predict: {len(out)} row(s) of {input_file} -> {output_file}"
                + (f"; {unparsed} output(s) do not parse (column parse_error)" if unparsed else ""))
+
+
+def _schema(model_dir: Path) -> LabelSchema:
+    """The model's label layout (run.json's `label_layout`); a note on stderr where it is assumed."""
+    from unimse_core.inference import model_schema
+
+    try:
+        schema, note = model_schema(read_run(model_dir), model_dir / RUN_FILE)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    if note:
+        click.echo(f"note: {note}", err=True)
+    return schema
 
 
 def _settings(model_dir: Path, params: Path) -> tuple[TextConfig, LoaderConfig]:

@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 
 from stages.common import PathOption, load_groups, params_option
-from unimse_core.config import (EmbedConfig, EvaluateConfig, FeaturesConfig, LoaderConfig, ModelConfig, TextConfig,
-                                TrainConfig)
+from unimse_core.config import (DataConfig, EmbedConfig, EvaluateConfig, FeaturesConfig, LoaderConfig, ModelConfig,
+                                TextConfig, TrainConfig)
+from unimse_core.universal import LabelSchema
 
 
 @click.command()
@@ -33,9 +34,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, probe_steps: i
     from unimse_core import preflight
     from unimse_core.preflight import Check
 
-    model, train, loader, evaluate, features, embed, text = load_groups(
+    model, train, loader, evaluate, features, embed, text, data = load_groups(
         params, model=ModelConfig, train=TrainConfig, loader=LoaderConfig, evaluate=EvaluateConfig,
-        features=FeaturesConfig, embed=EmbedConfig, text=TextConfig)
+        features=FeaturesConfig, embed=EmbedConfig, text=TextConfig, data=DataConfig)
     checks, _ = preflight.check_backbone(model)
     checks += preflight.check_encoder(embed)
     tokenizer = None
@@ -45,7 +46,7 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, probe_steps: i
             checks.append(Check("tokenizer spells labels", "warn", source))
         else:
             checks += preflight.check_tokenizer(tokenizer, score_decimals=text.score_decimals, evaluate=evaluate,
-                                                train=train, loader=loader,
+                                                train=train, loader=loader, schema=LabelSchema.of(data.datasets),
                                                 param="model.backbone" if model.backbone != "scratch"
                                                 else "tokenizer.vocab_size")
     arrays = _arrays(merged)

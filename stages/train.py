@@ -112,6 +112,8 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
                                     "loader": to_dict(loader_config),
                                     # how inputs were built, so that `unimse predict` builds them the same way
                                     "text": text_config},
+                        # the layout the model generates, so that predict and evaluate parse it the same way
+                        "label_layout": list(schema.datasets),
                         "world_size": rt.world_size, "numerics": numerics, "versions": package_versions(),
                         "run_id": identity})
     write_json(summary, {"select_on": config.select_on, "best_epoch": state.best_epoch,

@@ -12,7 +12,7 @@ import pytest
 from unimse_core import compare
 from unimse_core.compare import Scored, bootstrap_p, compare_dataset, interval, scored, welch
 from unimse_core.metrics import batch_classification_metrics, batch_msa_metrics, classification_metrics, msa_metrics
-from unimse_core.text import MELD_EMOTIONS
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 
 
 def msa_case(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

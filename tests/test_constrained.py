@@ -15,7 +15,9 @@ from unimse_core.config import EvaluateConfig, ModelConfig, TokenizerConfig, fro
 from unimse_core.constrained import LabelConstraint, LabelGrammar, decode_texts
 from unimse_core.data import collate
 from unimse_core.model import build_model
-from unimse_core.text import IEMOCAP_CODES, MELD_EMOTIONS, POLARITIES, parse_target, target
+from unimse_core.datasets.iemocap import CODES as IEMOCAP_CODES
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES, parse_target, target
 from unimse_core.tokenizer import train_tokenizer
 
 TARGETS = ["positive,1.25,joy,joy", "negative,-2.4,sadness,anger", "neutral,0.0,neutral,neutral",

@@ -23,8 +23,11 @@ from unimse_core.evaluation import (CLASS_METRICS, MSA_METRICS, TABLE_COLUMNS, o
 from unimse_core.io.hdf5 import SplitArrays, pack_sequences, read_h5, write_h5
 from unimse_core.io.tables import read_table
 from unimse_core.model import EXTRA_WEIGHTS, UniMSE, build_model, save_model
-from unimse_core.text import IEMOCAP_CODES, IEMOCAP_WORDS, MELD_EMOTIONS, iemocap_polarity, parse_target, \
-    score_polarity, target
+from unimse_core.datasets.iemocap import CODES as IEMOCAP_CODES
+from unimse_core.datasets.iemocap import WORDS as IEMOCAP_WORDS
+from unimse_core.datasets.iemocap import iemocap_polarity
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import parse_target, score_polarity, target
 
 DATASETS = ("mosi", "mosei", "meld", "iemocap")
 TEST_ROWS = {"mosi": 6, "mosei": 5, "meld": 6, "iemocap": 5}
@@ -97,10 +100,11 @@ def inputs(tmp_path_factory) -> Path:
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
-def run(inputs: Path, work: Path, ok: bool = True, model: Path | None = None, **evaluate_changes):
+def run(inputs: Path, work: Path, ok: bool = True, model: Path | None = None, merged: Path | None = None,
+        **evaluate_changes):
     params = write_params(work / "params.yaml", **evaluate_changes)
     result = CliRunner().invoke(evaluate, ["--model", str(model or inputs / "selected"),
-                                           "--merged", str(inputs / "merged.h5"),
+                                           "--merged", str(merged or inputs / "merged.h5"),
                                            "--predictions", str(work / "predictions"),
                                            "--metrics", str(work / "metrics" / "test.json"), "--params", str(params)])
     if ok:
@@ -202,6 +206,71 @@ def test_a_missing_model_file_is_named(inputs, tmp_path):
     result = run(inputs, tmp_path, ok=False, model=model)
     assert result.exit_code != 0 and EXTRA_WEIGHTS in result.output
     assert not (tmp_path / "metrics" / "test.json").exists()
+
+
+def copy_model(inputs: Path, folder: Path) -> Path:
+    import shutil
+
+    shutil.copytree(inputs / "selected", folder)
+    return folder
+
+
+def test_a_model_of_another_label_layout_is_refused_naming_both_files(inputs, tmp_path):
+    model = copy_model(inputs, tmp_path / "model")
+    five = [*DATASETS, "emorynlp"]
+    (model / "run.json").write_text(json.dumps({"run_id": "r", "label_layout": five}))
+    result = run(inputs, tmp_path, ok=False, model=model)
+    assert result.exit_code != 0
+    for piece in (str(model / "run.json"), str(inputs / "merged.h5"), ", ".join(five), ", ".join(DATASETS),
+                  "polarity,score,meld_emotion,iemocap_emotion,emorynlp_emotion",
+                  "polarity,score,meld_emotion,iemocap_emotion (label_layout"):
+        assert piece in result.output, result.output
+    assert not (tmp_path / "metrics" / "test.json").exists()
+
+
+def test_an_unknown_dataset_in_the_models_layout_names_run_json(inputs, tmp_path):
+    model = copy_model(inputs, tmp_path / "model")
+    (model / "run.json").write_text(json.dumps({"run_id": "r", "label_layout": ["mosi", "nope"]}))
+    result = run(inputs, tmp_path, ok=False, model=model)
+    assert result.exit_code != 0 and str(model / "run.json") in result.output
+    assert "unknown dataset 'nope'" in result.output
+
+
+def test_a_model_of_the_merged_files_layout_runs(inputs, tmp_path):
+    model = copy_model(inputs, tmp_path / "model")
+    (model / "run.json").write_text(json.dumps({"run_id": "r", "label_layout": list(DATASETS)}))
+    run(inputs, tmp_path, model=model)
+    assert set(json.loads((tmp_path / "metrics" / "test.json").read_text())) == set(DATASETS)
+
+
+def _set_feature_dim(model: Path, value: int) -> None:
+    meta = json.loads((model / "unimse.json").read_text())
+    meta["model"]["feature_dim"] = value
+    (model / "unimse.json").write_text(json.dumps(meta))
+
+
+def test_a_model_of_another_feature_width_is_refused_naming_both_values(inputs, tmp_path):
+    model = copy_model(inputs, tmp_path / "model")
+    _set_feature_dim(model, FEATURE_DIM + 1)
+    result = run(inputs, tmp_path, ok=False, model=model)
+    assert result.exit_code != 0
+    # this merged file records no features.dim: its test frames' width counts
+    for piece in (str(model / "unimse.json"), f"feature_dim is {FEATURE_DIM + 1}", str(inputs / "merged.h5"),
+                  f"frames have width {FEATURE_DIM};"):
+        assert piece in result.output, result.output
+    assert not (tmp_path / "metrics" / "test.json").exists()
+
+
+def test_the_recorded_features_dim_is_what_the_model_must_match(inputs, tmp_path):
+    tests = {f"test/{d}": read_h5(inputs / "merged.h5", f"test/{d}") for d in DATASETS}
+    merged = tmp_path / "merged.h5"
+    sources = {d: {"config": {"text": TEXT, "features": {"dim": FEATURE_DIM + 2}}, "sources": {}} for d in DATASETS}
+    write_h5(merged, tests, {"combination": "tiny", "sources": sources})
+    result = run(inputs, tmp_path, ok=False, merged=merged)
+    assert result.exit_code != 0
+    for piece in (str(inputs / "selected" / "unimse.json"), f"feature_dim is {FEATURE_DIM} (model.feature_dim)",
+                  f"{merged}'s frames were built with features.dim {FEATURE_DIM + 2};"):
+        assert piece in result.output, result.output
 
 
 def test_constrained_decoding_needs_room_for_the_shortest_label(inputs, tmp_path):

@@ -86,6 +86,19 @@ def test_run_json_is_written_as_before_and_checked_when_read(tmp_path):
     assert err.value.filename == str(tmp_path / "run.json")
 
 
+def test_run_json_records_the_label_layout_and_checks_it_when_read(tmp_path):
+    model_folder.write_run(tmp_path, {"run_id": "r1", "label_layout": ["mosi", "emorynlp"]})
+    assert model_folder.run_label_layout(model_folder.read_run(tmp_path)) == ("mosi", "emorynlp")
+    assert model_folder.run_label_layout({"run_id": "r0"}) is None  # a run.json from before the record
+    assert model_folder.run_label_layout(None) is None  # no run.json
+    (tmp_path / "run.json").write_text('{"label_layout": "mosi"}')
+    with pytest.raises(ValueError, match=r"run\.json: not a run description: \"label_layout\" must be a list"):
+        model_folder.read_run(tmp_path)
+    (tmp_path / "run.json").write_text('{"label_layout": ["mosi", 3]}')
+    with pytest.raises(ValueError, match="must be a list of dataset names, got \\['mosi', 3\\]"):
+        model_folder.read_run(tmp_path)
+
+
 def _string_constants(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)

@@ -20,7 +20,9 @@ from stages.merge import command as merge
 from stages.preprocess import command as preprocess
 from unimse_core.io.hdf5 import SCHEMA_VERSION, list_groups, read_attrs, read_h5
 from unimse_core.io.manifest import sha256_file
-from unimse_core.text import IEMOCAP_WORDS, MELD_EMOTIONS, parse_target
+from unimse_core.datasets.iemocap import WORDS as IEMOCAP_WORDS
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import parse_target
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("mosi", "mosei", "meld", "iemocap")

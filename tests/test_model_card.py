@@ -14,7 +14,7 @@ from stages.package import command as package
 from test_report import TEST_METRICS, run_report, write_run
 from unimse_core.metrics import classification_metrics
 from unimse_core.report import split_card
-from unimse_core.text import MELD_EMOTIONS
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 
 
 def with_report_params(files: dict, **report) -> None:
@@ -126,3 +126,41 @@ def test_the_report_group_is_checked_with_the_keys_name():
         bad = {**params, "report": {**params["report"], key: value}}
         with pytest.raises(ConfigError, match=message):
             load_config(ReportConfig, "report", bad)
+
+
+def _card(params: dict, run: dict | None, test: dict) -> tuple[str, dict]:
+    from unimse_core.report import ReportInputs, render_model_card
+
+    card = render_model_card(ReportInputs(test=test, params=params), run, "mit")
+    return card, split_card(card)[0]
+
+
+def test_a_card_of_a_run_with_emorynlp_describes_its_layout_and_names_it():
+    params = {"data": {"source": "local", "datasets": ["mosi", "mosei", "meld", "iemocap", "emorynlp"]}}
+    test = {"emorynlp": {"acc": 0.4, "weighted_f1": 0.38, "unparsable": 0}}
+    card, meta = _card(params, {"run_id": "r" * 16, "label_layout": params["data"]["datasets"]}, test)
+    assert "a universal label `polarity,score,meld_emotion,iemocap_emotion,emorynlp_emotion` for an utterance" in card
+    assert ("Research on multimodal sentiment analysis (a score in [-3, 3], as CMU-MOSI/MOSEI) and emotion "
+            "recognition in conversation (MELD's 7, IEMOCAP's 6 and EmoryNLP's 7 emotions) in English.") in card
+    assert meta["datasets"] == ["cmu-mosi", "cmu-mosei", "meld", "iemocap", "emorynlp"]
+    (result,) = meta["model-index"][0]["results"]
+    assert result["task"]["name"] == "Emotion recognition in conversation"
+    assert result["dataset"] == {"name": "EmoryNLP", "type": "emorynlp", "split": "test"}
+    assert [m["value"] for m in result["metrics"]] == [0.4, 0.38]
+
+
+def test_the_card_describes_the_models_layout_before_data_datasets():
+    params = {"data": {"source": "local", "datasets": ["mosi", "mosei", "meld", "iemocap"]}}
+    card, _ = _card(params, {"run_id": "r" * 16, "label_layout": ["mosei", "emorynlp"]}, {})
+    assert "a universal label `polarity,score,emorynlp_emotion` for an utterance" in card
+    assert ("Research on multimodal sentiment analysis (a score in [-3, 3], as CMU-MOSEI) and emotion recognition "
+            "in conversation (EmoryNLP's 7 emotions) in English.") in card
+    assert "--conversations emorynlp" in card
+    # no dataset of the layout is under a signed licence agreement, none is named in the warning
+    assert "- The corpora have their own licences; check them" in card
+    card, _ = _card(params, {"run_id": "r" * 16}, {})  # a run.json written before the layout was recorded
+    assert "a universal label `polarity,score,meld_emotion,iemocap_emotion` for an utterance" in card
+    assert "--conversations meld" in card and "- IEMOCAP and the other corpora have their own licences" in card
+    card, _ = _card({"data": {"datasets": ["mosi"]}}, None, {})
+    assert "Research on multimodal sentiment analysis (a score in [-3, 3], as CMU-MOSI) in English." in card
+    assert "--conversations" not in card

@@ -17,8 +17,11 @@ from stages.predict import command as predict
 from test_evaluate import LOADER, TEXT, save_tiny_model
 from tiny_training import FEATURE_DIM
 from unimse_core.model import UniMSE
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.datasets import get as get_dataset
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES
 
+IEMOCAP_EMOTIONS = get_dataset("iemocap").words  # the target words of its codes
 TEXTS = ["sst2 sentence: what a good movie", "sst2 sentence: a bad and boring plot", "positive,1.25,joy,joy",
          "negative,-2.4,sadness,anger", "neutral,0.0,neutral,neutral", "positive,0.6,surprise,excited"]
 JSON_KEYS = {"input", "generated", "valid", "reason", "polarity", "score", "meld_emotion", "iemocap_emotion",
@@ -141,3 +144,46 @@ def test_a_cuda_device_that_is_absent_names_the_option_read(folder, monkeypatch)
     assert result.exit_code != 0
     assert "--device: cuda, but torch sees no CUDA device" in result.output
     assert "train.device" not in result.output and "evaluate.device" not in result.output
+
+
+FIVE = ["mosi", "mosei", "meld", "iemocap", "emorynlp"]
+
+
+def test_the_models_label_layout_gives_the_fields(folder, tmp_path):
+    """run.json's label_layout is the layout predict parses and constrains to, whatever --params lists."""
+    model = tmp_path / "model"
+    shutil.copytree(folder / "model", model)
+    (model / "run.json").write_text(json.dumps({"run_id": "r5", "label_layout": FIVE,
+                                                "configs": {"text": TEXT, "loader": LOADER}}))
+    label = as_json(run(folder, "--text", "what a good movie", "--json", model=model))
+    assert set(label) == JSON_KEYS | {"emorynlp_emotion"}
+    assert label["valid"] and len(label["generated"].split(",")) == 5
+    assert label["emorynlp_emotion"] == label["generated"].split(",")[4]
+    result = run(folder, "--text", "what a good movie", model=model)
+    lines = result.stdout.strip().splitlines()
+    assert [line[:16].strip() for line in lines] == ["polarity", "score", "MELD emotion", "IEMOCAP emotion",
+                                                     "EmoryNLP emotion"]
+    assert "note:" not in result.output
+
+
+def test_a_folder_without_a_layout_holds_the_papers_and_says_so(folder, tmp_path):
+    result = run(folder, "--text", "fine", "--json")
+    assert len(as_json(result)["generated"].split(",")) == 4
+    assert f"{folder / 'model' / 'run.json'}: no run.json; assuming the paper's label layout " \
+           "polarity,score,meld_emotion,iemocap_emotion" in result.stderr
+    model = tmp_path / "model"
+    shutil.copytree(folder / "model", model)
+    (model / "run.json").write_text(json.dumps({"run_id": "old", "configs": {"text": TEXT, "loader": LOADER}}))
+    result = run(folder, "--text", "fine", "--json", model=model)
+    assert set(as_json(result)) == JSON_KEYS
+    assert f"{model / 'run.json'}: no label_layout in it; assuming the paper's label layout" in result.stderr
+
+
+@pytest.mark.parametrize("layout, expected", [(["mosi", "nope"], "unknown dataset 'nope'"),
+                                              ("mosi", "must be a list of dataset names")])
+def test_a_bad_label_layout_names_run_json(folder, tmp_path, layout, expected):
+    model = tmp_path / "model"
+    shutil.copytree(folder / "model", model)
+    (model / "run.json").write_text(json.dumps({"label_layout": layout, "configs": {"text": TEXT, "loader": LOADER}}))
+    result = run(folder, "--text", "fine", model=model, ok=False)
+    assert result.exit_code != 0 and str(model / "run.json") in result.output and expected in result.output

@@ -17,11 +17,17 @@ from stages.predict import command as predict
 from test_evaluate import LOADER, TEXT, save_tiny_model
 from test_predict import TEXTS
 from tiny_training import FEATURE_DIM
+from conftest import SHARED_DATA
 from unimse_core.config import TextConfig, from_dict
+from unimse_core.datasets import LabelFile
 from unimse_core.datasets import get as dataset_of
 from unimse_core.datasets.iemocap import read_iemocap_labels
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
 from unimse_core.datasets.meld import read_meld_labels
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES, msa_input
+from unimse_core.inference import CONVERSATIONS
+from unimse_core.text import POLARITIES, msa_input
+
+IEMOCAP_EMOTIONS = dataset_of("iemocap").words
 
 LABEL_KEYS = ["generated", "valid", "parse_error", "polarity", "score", "meld_emotion", "iemocap_emotion"]
 UTTERANCES = ["What a GOOD movie", "a bad and  boring plot", "fine", "superb scene", "awful talk", "plain"]
@@ -115,7 +121,13 @@ def test_npy_paths_per_row_relative_to_the_file(folder, tmp_path):
 def _release_rows(dataset: str, release: Path):
     """(table, rows, expected inputs) of a synthetic release's dialogues, turns numbered 0, 1, ... in the
     order preprocessing sorts them (MELD: Utterance_ID; IEMOCAP: start time), rows shuffled."""
-    if dataset == "meld":
+    if dataset == "emorynlp":
+        table = dataset_of(dataset).read_labels([LabelFile(s, release / f"emorynlp_{f}_final.csv")
+                                                    for s, f in (("train", "train"), ("valid", "dev"),
+                                                                 ("test", "test"))], "keep")
+        keys = table.utterances
+        spoken = list(range(len(table)))
+    elif dataset == "meld":
         table = read_meld_labels({s: release / "meld" / f"{f}_sent_emo.csv"
                                   for s, f in (("train", "train"), ("dev", "dev"), ("test", "test"))})
         keys = table.utterances
@@ -138,10 +150,41 @@ def _release_rows(dataset: str, release: Path):
     return rows
 
 
-@pytest.mark.parametrize("dataset", ["meld", "iemocap"])
+def write_emorynlp(folder: Path) -> Path:
+    """EmoryNLP files of a few scenes per split: rows out of Utterance_ID order, several speakers per row,
+    untidy whitespace and case (the reader and the window clean them)."""
+    rng = random.Random(7)
+    folder.mkdir()
+    header = "Utterance,Speaker,Emotion,Scene_ID,Utterance_ID,Season,Episode,Start_Time,End_Time\n"
+    names = ["['Ross Geller']", "['Monica Geller']", "\"['Rachel Green', 'Joey Tribbiani']\"", "['Phoebe  Buffay']"]
+    for file in ("train", "dev", "test"):
+        lines = []
+        for scene in range(3):
+            for utterance in range(rng.randint(4, 7)):
+                words = " ".join(rng.choice(UTTERANCES).split()[:2])
+                emotion = rng.choice(dataset_of("emorynlp").codes).capitalize()
+                lines.append(f"\"  {words}  {utterance} \",{rng.choice(names)},{emotion},{scene},{utterance},1,"
+                             f"{1 + scene % 2},x,y\n")
+        rng.shuffle(lines)
+        (folder / f"emorynlp_{file}_final.csv").write_text(header + "".join(lines), encoding="utf-8")
+    return folder
+
+
+def test_the_choices_are_none_and_the_datasets_whose_input_is_a_conversation():
+    assert CONVERSATIONS == ("none", "meld", "iemocap", "emorynlp")
+    choices = next(p for p in predict.params if p.name == "conversations").type.choices
+    assert tuple(choices) == CONVERSATIONS
+
+
+@pytest.mark.parametrize("dataset", ["meld", "iemocap", "emorynlp"])
 def test_conversation_windows_are_those_preprocessing_builds(folder, tmp_path, small_release, dataset):
-    rows = _release_rows(dataset, small_release)
+    release = write_emorynlp(tmp_path / "emorynlp") if dataset == "emorynlp" else small_release
+    rows = _release_rows(dataset, release)
     assert len(rows) > 20 and any(r["turn"] > 2 for r in rows)
+    _assert_windows(folder, tmp_path, dataset, rows)
+
+
+def _assert_windows(folder: Path, tmp_path: Path, dataset: str, rows: list[dict]) -> None:
     source = write_csv(tmp_path / "dialogues.csv", ["dialogue_id", "speaker", "turn", "text"],
                        [[r["dialogue_id"], r["speaker"], r["turn"], r["text"]] for r in rows])
     run(folder, "--input", source, "--output", tmp_path / "out.csv", "--conversations", dataset)
@@ -149,9 +192,18 @@ def test_conversation_windows_are_those_preprocessing_builds(folder, tmp_path, s
     assert list(out[0])[:5] == ["record", "dialogue_id", "speaker", "turn", "input"]
     assert [r["input"] for r in out] == [r["expect"] for r in rows]
     assert [(r["dialogue_id"], int(r["turn"])) for r in out] == [(r["dialogue_id"], r["turn"]) for r in rows]
-    if dataset == "meld":
-        assert all(r["speaker"] in r["input"] for r in out)
+    if dataset != "iemocap":  # IEMOCAP's input has no speakers
+        assert all(" ".join(r["speaker"].split()) in r["input"] for r in out)
     assert sum(r["input"].count("</s>") for r in out) == 2 * len(out)
+
+
+def test_emorynlp_windows_of_the_real_files_are_those_preprocessing_builds(folder, tmp_path):
+    real = SHARED_DATA / "emorynlp"
+    if not real.is_dir():
+        pytest.skip(f"real EmoryNLP files absent at {real} (set UNIMSE_SHARED_DATA)")
+    rows = _release_rows("emorynlp", real)
+    scenes = sorted({r["dialogue_id"] for r in rows if r["dialogue_id"].startswith("test/")})[:4]
+    _assert_windows(folder, tmp_path, "emorynlp", [r for r in rows if r["dialogue_id"] in scenes])
 
 
 def test_windows_follow_the_models_text_settings(folder, tmp_path):
@@ -222,3 +274,22 @@ def test_usage_errors(folder, tmp_path):
                                   ok=False).output
     assert ".csv or .jsonl" in run(folder, "--input", source, "--output", tmp_path / "o.txt", ok=False).output
     assert "--conversations" in run(folder, "--text", "x", "--conversations", "meld", ok=False).output
+
+
+def test_the_output_columns_are_the_models_label_layout(folder, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(folder / "model", model)
+    (model / "run.json").write_text(json.dumps({"run_id": "r5", "label_layout": ["mosi", "meld", "emorynlp"],
+                                                "configs": {"text": TEXT, "loader": LOADER}}))
+    source = write_csv(tmp_path / "in.csv", ["text"], [[t] for t in UTTERANCES[:3]])
+    result = CliRunner().invoke(predict, ["--model", str(model), "--input", str(source),
+                                          "--output", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert list(rows[0]) == ["record", "input", "generated", "valid", "parse_error", "polarity", "score",
+                             "meld_emotion", "emorynlp_emotion", "model_id"]
+    for r in rows:
+        assert r["valid"] is True and r["generated"].split(",")[2:] == [r["meld_emotion"], r["emorynlp_emotion"]]
+        assert r["emorynlp_emotion"] in dataset_of("emorynlp").words and r["model_id"] == "r5"

@@ -16,8 +16,12 @@ from stages.preflight import command as preflight
 from tiny_training import FEATURE_DIM, params as tiny_params, write_inputs
 from unimse_core import preflight as core
 from unimse_core.config import LoaderConfig, TrainConfig, from_dict, read_params
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.datasets import get as get_dataset
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.text import POLARITIES
+from unimse_core.universal import LabelSchema
 
+IEMOCAP_EMOTIONS = get_dataset("iemocap").words  # the target words of its codes
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
@@ -120,6 +124,28 @@ def test_spelling_labels_use_every_word_and_digit():
     fields = [set(f) for f in zip(*(label.split(",") for label in labels))]
     assert fields[0] == set(POLARITIES) and fields[2] == set(MELD_EMOTIONS) and fields[3] == set(IEMOCAP_EMOTIONS)
     assert set("".join(fields[1])) == set("0123456789.-")
+
+
+def test_spelling_labels_follow_the_layout_of_data_datasets(inputs, tmp_path):
+    five = LabelSchema.of(("mosi", "mosei", "meld", "iemocap", "emorynlp"))
+    labels = core.spelling_labels(2, five)
+    fields = [set(f) for f in zip(*(label.split(",") for label in labels))]
+    assert len(fields) == 5 and fields[2] == set(MELD_EMOTIONS) and fields[3] == set(IEMOCAP_EMOTIONS)
+    assert fields[4] == {"neutral", "joyful", "peaceful", "powerful", "scared", "mad", "sad"}
+    assert core.spelling_labels(2, LabelSchema.of(("mosi",))) == [",".join(label.split(",")[:2])
+                                                                   for label in core.spelling_labels(2)]
+    # a tokenizer without "w" spells every word of the paper's layout, not EmoryNLP's "powerful"
+    from test_constrained import T5_PIECES, t5_style
+
+    tok = t5_style([p for p in T5_PIECES if "w" not in p])
+    tok.save_pretrained(tmp_path / "tokenizer")
+    for datasets, spelt in ((["mosi", "mosei", "meld", "iemocap"], True), (["mosi", "emorynlp"], False)):
+        params = write_params(tmp_path / "params.yaml", data={"datasets": datasets})
+        result = CliRunner().invoke(preflight, ["--merged", str(inputs / "merged.h5"), "--tokenizer",
+                                                str(tmp_path / "tokenizer"), "--params", str(params),
+                                                "--probe-steps", "0"])
+        assert ("cannot spell" not in result.output) == spelt, result.output
+        assert spelt or "powerful" in result.output
 
 
 def test_the_estimate_is_epochs_times_steps_plus_dev_batches():

@@ -341,3 +341,14 @@ def test_aggregate_command_on_exp_show(tmp_path):
 def test_aggregate_needs_exactly_one_input(tmp_path):
     result = CliRunner().invoke(aggregate_command, ["--out", str(tmp_path / "x.md")])
     assert result.exit_code != 0 and "either --exp-json" in result.output
+
+
+def test_the_unparsable_section_names_how_each_evaluated_kind_is_scored():
+    from unimse_core.report import ReportInputs, render_report
+
+    both = render_report(ReportInputs(test=TEST_METRICS, params={"data": {"source": "local"}}))
+    assert "they are scored as a neutral 0.0 (MOSI) or as wrong (MELD), never left out." in both
+    emotion = render_report(ReportInputs(test={"meld": TEST_METRICS["meld"], "emorynlp": TEST_METRICS["meld"]},
+                                         params={"data": {"source": "local"}}))
+    assert "they are scored as wrong (MELD/EmoryNLP), never left out." in emotion
+    assert "Paper: UniMSE trained on MOSELDMP (MOSI+MOSEI+MELD+IEMOCAP), single model." in emotion

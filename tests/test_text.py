@@ -11,10 +11,17 @@ import yaml
 
 from conftest import SHARED_DATA
 from unimse_core.config import ConfigError, TextConfig, from_dict, load_config, read_params
-from unimse_core.text import (IEMOCAP_CODES, IEMOCAP_EMOTIONS, IEMOCAP_WORDS, MELD_EMOTIONS, POLARITIES,
-                              clean, format_score, iemocap_inputs, iemocap_polarity, 
-                              iemocap_word, meld_inputs, msa_input, msa_inputs, parse_target, score_polarity, target)
+from unimse_core.datasets import get as get_dataset
+from unimse_core.datasets.iemocap import CODES as IEMOCAP_CODES
+from unimse_core.datasets.iemocap import WORDS as IEMOCAP_WORDS
+from unimse_core.datasets.iemocap import iemocap_inputs, iemocap_polarity
+from unimse_core.datasets.meld import EMOTIONS as MELD_EMOTIONS
+from unimse_core.datasets.meld import meld_inputs
+from unimse_core.text import (POLARITIES, clean, format_score, msa_input, msa_inputs, parse_target, score_polarity,
+                              target)
 from unimse_core.universal import DEFAULT_SCHEMA, ParsedLabel
+
+IEMOCAP_EMOTIONS = get_dataset("iemocap").words  # the target words of its codes
 
 
 def _label(polarity, score, meld_emotion, iemocap_emotion, valid, reason) -> ParsedLabel:
@@ -273,13 +280,15 @@ def test_target_rejects_unknown_values():
         target("neutral", math.nan, "neutral", "neu", 2)
     with pytest.raises(ValueError, match="score_decimals must be an integer in 0..6"):
         target("neutral", 0.0, "neutral", "neu", 7)
+    with pytest.raises(TypeError, match="one code per emotion slot \\(meld_emotion, iemocap_emotion\\)"):
+        target("neutral", 0.0, "neutral", 2)
 
 
 def test_iemocap_word_and_polarities():
-    assert [iemocap_word(c) for c in IEMOCAP_CODES] == list(IEMOCAP_EMOTIONS)
+    assert [get_dataset("iemocap").word(c) for c in IEMOCAP_CODES] == list(IEMOCAP_EMOTIONS)
     for code in ("xxx", "oth", "sur", "", None):
         with pytest.raises(ValueError, match="unknown IEMOCAP emotion code"):
-            iemocap_word(code)
+            get_dataset("iemocap").word(code)
     assert [iemocap_polarity(c) for c in ("neu", "hap", "exc", "sad", "ang", "fru", "sur")] == [
         "neutral", "positive", "positive", "negative", "negative", "negative", "negative"]
     assert [score_polarity(s) for s in (1.5, -0.2, 0.0, -0.0, 0.001)] == [

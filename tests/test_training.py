@@ -26,6 +26,7 @@ from stages.train import command as train_stage
 from tiny_training import (assert_identical, comparable, params, quiet_env, selected_weights, split, stage_options,
                            unimse_script, write_inputs, write_params)
 from unimse_core import training
+from unimse_core.datasets import PAPER_DATASETS
 from unimse_core.config import LoaderConfig, ModelConfig, TrainConfig, from_dict
 from unimse_core.metrics import primary
 from unimse_core.model import build_model
@@ -176,6 +177,8 @@ def test_a_checkpoint_of_another_run_is_not_resumed_and_test_sets_are_never_read
     summary_a = invoke(stage_options(inputs, shared, a_params))
     weights_a = selected_weights(shared / "selected")
     run_a = json.loads((shared / "selected" / "run.json").read_text())["run_id"]
+    # the merged file records no layout (written as before the registry): the model's is the paper's
+    assert json.loads((shared / "selected" / "run.json").read_text())["label_layout"] == list(PAPER_DATASETS)
     assert read == ["train", "valid"]
 
     # The same run again: resumed from its finished checkpoint, nothing is trained or evaluated.

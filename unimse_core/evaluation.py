@@ -6,7 +6,7 @@ row order; `constrained=True` keeps decoding inside the universal-label grammar
 does. `evaluate_tests` runs it on each test set, scores it with `metrics.dataset_metrics` (which
 never fails on garbage and counts unparsable outputs) and builds the per-row predictions table.
 `utterance_arrays` turns one MSA-style utterance (text, optional audio and video frames) into a
-one-row split exactly as preprocessing builds MOSI/MOSEI rows, for `unimse predict`.
+one-row split exactly as preprocessing builds the rows of a score dataset, for `unimse predict`.
 
 Pure functions of models, arrays and configs; reading and writing files is the stages' business.
 """
@@ -33,7 +33,7 @@ from unimse_core.datasets.base import CLASS_METRICS, SCORE_METRICS
 from unimse_core.metrics import dataset_metrics
 from unimse_core.model import UniMSE
 from unimse_core.runtime import Runtime, generate_fitting, to_device
-from unimse_core.text import msa_input
+from unimse_core.datasets.msa import msa_input
 from unimse_core.universal import DEFAULT_SCHEMA, UNPARSABLE, LabelSchema
 
 # metrics/test.json: MMSA's names for MOSI/MOSEI, accuracy and weighted F1 for emotion datasets, then the count.
@@ -48,6 +48,9 @@ def table_columns(schema: LabelSchema) -> tuple[str, ...]:
 
 TABLE_COLUMNS: tuple[str, ...] = table_columns(DEFAULT_SCHEMA)
 TEST_PREFIX = "test/"
+REQUEST_DATASET = ""
+"""The `dataset` of the rows `unimse predict` builds: they belong to no dataset (only training, which
+balances and scores per dataset, and the test sets read the column)."""
 
 def metric_names(dataset: str) -> tuple[str, ...]:
     """The keys of a dataset's entry in metrics/test.json, in order."""
@@ -171,8 +174,8 @@ def prediction_table(dataset: str, arrays: SplitArrays, generated: list[str],
 
 def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video: np.ndarray | None,
                      feature_dim: int) -> SplitArrays:
-    """One MOSI/MOSEI-style row: input `msa_input(text, prefix)`, frames [T, feature_dim] with NaN/inf set
-    to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
+    """One MSA-style row (as a score dataset's): input `msa_input(text, prefix)`, frames [T, feature_dim] with
+    NaN/inf set to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
     frames = {}
     for name, value in (("audio", audio), ("video", video)):
         if value is not None:
@@ -183,13 +186,13 @@ def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video:
                 raise ValueError(f"{name} frames: expected numbers, got dtype {value.dtype}")
         packed = pack([None if value is None else value.astype(np.float32, copy=False)], feature_dim)
         frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
-    return SplitArrays(ids=["input"], dataset=["mosi"], inputs=[msa_input(text, prefix=prefix)], targets=[""],
+    return SplitArrays(ids=["input"], dataset=[REQUEST_DATASET], inputs=[msa_input(text, prefix=prefix)], targets=[""],
                        gold_score=np.full(1, np.nan, dtype=np.float32), gold_emotion=[""], polarity=[""], **frames)
 
 
 def universal_label(generated: str, schema: LabelSchema = DEFAULT_SCHEMA) -> dict[str, Any]:
     """The parsed universal label of a generated text: generated, valid, reason, polarity, then each slot
-    of the layout (score, meld_emotion, iemocap_emotion by default; None where a field does not parse)."""
+    of the layout (score, then one per emotion slot; None where a field does not parse)."""
     parsed = schema.parse(generated)
     return {"generated": generated, "valid": parsed.valid, "reason": parsed.reason, "polarity": parsed.polarity,
             **parsed.slots}

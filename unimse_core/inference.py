@@ -1,14 +1,16 @@
 """Rows of a request file -> the model's input rows, and generated labels -> output rows (`unimse predict`).
 
 A request row holds `text` and optionally `id`, `audio` and `video` (paths of .npy files
-[frames, model.feature_dim], relative to the request file's folder). Without conversations each
-row is an MSA-style utterance: `text.msa_input`. With conversations (`meld` or `iemocap` style)
-every row also holds `dialogue_id`, `speaker` and `turn` (integers 0, 1, 2, ... or 1, 2, 3, ...
-within a dialogue, no gap, no repeat, rows in any order), and its input is the context window that
-preprocessing builds for that dataset, by the very functions preprocessing calls
-(`text.meld_inputs`, `text.iemocap_inputs`; docs/inputs-and-targets.md): so a turn's input string
-is identical to the one the model saw in training for the same dialogue and `text` settings.
+[frames, model.feature_dim], relative to the request file's folder). Without conversations
+(`none`) each row is an MSA-style utterance: `msa_input`. With conversations (the name of a
+registered dataset whose input is a conversation window, `CONVERSATIONS`) every row also holds
+`dialogue_id`, `speaker` and `turn` (integers 0, 1, 2, ... or 1, 2, 3, ... within a dialogue, no
+gap, no repeat, rows in any order), and its input is the context window that preprocessing builds
+for that dataset, by the very functions preprocessing calls (the dataset's `request_inputs`;
+docs/inputs-and-targets.md): so a turn's input string is identical to the one the model saw in
+training for the same dialogue and `text` settings.
 
+The output columns follow the model's universal-label layout (`label_columns`).
 Every problem is a RawDataError naming the request file, the row's line and what was expected.
 """
 
@@ -16,22 +18,31 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from unimse_core import text
+from unimse_core import datasets
 from unimse_core.config import TextConfig
+from unimse_core.datasets.msa import msa_inputs
 from unimse_core.features import pack
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.hdf5 import SplitArrays
+from unimse_core.io.model_folder import run_label_layout
 from unimse_core.io.requests import Rows, read_frames
-from unimse_core.text import parse_target
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 
-Conversations = Literal["none", "meld", "iemocap"]
+NO_CONVERSATIONS = "none"
+CONVERSATIONS: tuple[str, ...] = (NO_CONVERSATIONS, *(n for n, d in datasets.REGISTRY.items()
+                                                      if d.conversation_input))
+"""The choices of `--conversations`: none, then every registered dataset whose input is a conversation window."""
 CONVERSATION_COLUMNS: tuple[str, ...] = ("dialogue_id", "speaker", "turn")
-LABEL_COLUMNS: tuple[str, ...] = ("generated", "valid", "parse_error", "polarity", "score", "meld_emotion",
-                                  "iemocap_emotion")
+
+
+def label_columns(schema: LabelSchema) -> tuple[str, ...]:
+    """The label columns of the output: the generated text, whether it parses and why not, then every field
+    of the model's layout (polarity, score, one per emotion slot)."""
+    return ("generated", "valid", "parse_error", *schema.fields)
 
 
 def _require(rows: Rows, columns: Sequence[str], why: str) -> None:
@@ -71,28 +82,24 @@ def json_type(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def request_inputs(rows: Rows, *, conversations: Conversations, text_config: TextConfig) -> list[str]:
+def request_inputs(rows: Rows, *, conversations: str, text_config: TextConfig) -> list[str]:
     """The model input string of every row, in row order (checks every row first)."""
+    if conversations not in CONVERSATIONS:
+        raise ValueError(f"conversations must be one of {', '.join(CONVERSATIONS)}, got {conversations!r}")
     if not rows.rows:
         raise RawDataError(rows.path, "no row: expected a header and one utterance per row" if
                            rows.path.suffix.lower() == ".csv" else "no row: expected one JSON object per line")
     _require(rows, ("text",), "the utterance")
     texts = [_string(rows, i, "text") for i in range(len(rows.rows))]
-    if conversations == "none":
-        return text.msa_inputs(texts, prefix=text_config.prefix)
+    if conversations == NO_CONVERSATIONS:
+        return msa_inputs(texts, prefix=text_config.prefix)
+    dataset = datasets.get(conversations)
     _require(rows, CONVERSATION_COLUMNS, f"--conversations {conversations}")
     dialogues = [_string(rows, i, "dialogue_id") for i in range(len(rows.rows))]
-    speakers = [_string(rows, i, "speaker", empty_ok=conversations == "iemocap") for i in range(len(rows.rows))]
+    speakers = [_string(rows, i, "speaker", empty_ok=not dataset.speakers_required) for i in range(len(rows.rows))]
     turns = [_turn(rows, i) for i in range(len(rows.rows))]
     check_turns(rows, dialogues, turns)
-    if conversations == "meld":
-        return text.meld_inputs(dialogues, turns, speakers, texts, prefix=text_config.prefix,
-                                window=text_config.window, causal=text_config.causal)
-    if conversations == "iemocap":
-        return text.iemocap_inputs(dialogues, turns, speakers, texts, prefix=text_config.prefix,
-                                   window=text_config.window, causal=text_config.causal,
-                                   iemocap_context=text_config.iemocap_context)
-    raise ValueError(f"conversations must be none, meld or iemocap, got {conversations!r}")
+    return dataset.request_inputs(dialogues, turns, speakers, texts, text_config)
 
 
 def check_turns(rows: Rows, dialogues: Sequence[str], turns: Sequence[int]) -> None:
@@ -133,28 +140,31 @@ def request_arrays(rows: Rows, inputs: Sequence[str], *, feature_dim: int) -> Sp
             sequences.append(array.astype(np.float32, copy=False))
         packed = pack(sequences, feature_dim)
         frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
+    from unimse_core.evaluation import REQUEST_DATASET  # torch: at run time only
+
     n = len(inputs)
-    return SplitArrays(ids=[str(i) for i in range(n)], dataset=["mosi"] * n, inputs=list(inputs), targets=[""] * n,
+    return SplitArrays(ids=[str(i) for i in range(n)], dataset=[REQUEST_DATASET] * n, inputs=list(inputs),
+                       targets=[""] * n,
                        gold_score=np.full(n, np.nan, dtype=np.float32), gold_emotion=[""] * n, polarity=[""] * n,
                        **frames)
 
 
-def output_rows(rows: Rows, inputs: Sequence[str], generated: Sequence[str], *, conversations: Conversations,
-                model_id: str) -> tuple[list[str], list[dict[str, Any]]]:
+def output_rows(rows: Rows, inputs: Sequence[str], generated: Sequence[str], *, conversations: str,
+                model_id: str, schema: LabelSchema) -> tuple[list[str], list[dict[str, Any]]]:
     """(columns, rows) of the output file: the request's line, its id (when given) and conversation
-    columns, the input built, every slot of the generated label, whether it parses and why not, the
+    columns, the input built, the generated label (`label_columns` of the model's layout `schema`), the
     model's id."""
     if len(generated) != len(rows.rows) or len(inputs) != len(rows.rows):
         raise ValueError(f"{len(generated)} generated texts and {len(inputs)} inputs for {len(rows.rows)} rows")
-    keep = [c for c in ("id", *(CONVERSATION_COLUMNS if conversations != "none" else ())) if c in rows.columns]
-    columns = ["record", *keep, "input", *LABEL_COLUMNS, "model_id"]
+    conversation = CONVERSATION_COLUMNS if conversations != NO_CONVERSATIONS else ()
+    keep = [c for c in ("id", *conversation) if c in rows.columns]
+    columns = ["record", *keep, "input", *label_columns(schema), "model_id"]
     out = []
     for row, record, input_text, text_out in zip(rows.rows, rows.records, inputs, generated):
-        parsed = parse_target(text_out)
+        parsed = schema.parse(text_out)
         out.append({"record": record, **{c: row.get(c) for c in keep}, "input": input_text, "generated": text_out,
                     "valid": parsed.valid, "parse_error": parsed.reason, "polarity": parsed.polarity,
-                    "score": parsed.score, "meld_emotion": parsed.meld_emotion,
-                    "iemocap_emotion": parsed.iemocap_emotion, "model_id": model_id})
+                    **parsed.slots, "model_id": model_id})
     return columns, out
 
 
@@ -171,3 +181,18 @@ def model_id(run: Mapping[str, Any] | None, weights: Sequence[Path]) -> str:
         return "unknown"
     digest = hashlib.sha256("".join(f"{w.name}:{sha256_file(w)}\n" for w in present).encode()).hexdigest()
     return f"sha256:{digest}"
+
+
+def model_schema(run: Mapping[str, Any] | None, run_file: Path) -> tuple[LabelSchema, str]:
+    """(the universal-label layout the model generates, a note where it is assumed): run.json's
+    `label_layout`; a folder without run.json, or a run.json written before the layout was recorded,
+    holds a model of the paper's layout (the merged files of that time had no other), said in the note."""
+    layout = run_label_layout(run)
+    if layout is None:
+        why = "no run.json" if run is None else "no label_layout in it"
+        return DEFAULT_SCHEMA, (f"{run_file}: {why}; assuming the paper's label layout "
+                                f"{','.join(DEFAULT_SCHEMA.fields)}")
+    try:
+        return LabelSchema.of(layout), ""
+    except ValueError as err:
+        raise ValueError(f"{run_file}: label_layout {list(layout)}: {err}") from None

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import torch
 
 from unimse_core.config import EmbedConfig, EvaluateConfig, FeaturesConfig, LoaderConfig, ModelConfig, TrainConfig
-from unimse_core.text import IEMOCAP_EMOTIONS, MELD_EMOTIONS, POLARITIES
+from unimse_core.universal import DEFAULT_SCHEMA, POLARITIES, LabelSchema
 
 Status = Literal["ok", "warn", "blocker"]
 FLOAT32 = 4
@@ -33,14 +33,15 @@ class Check:
     param: str = ""
 
 
-def spelling_labels(score_decimals: int) -> list[str]:
-    """Labels that together use every word of every field, both signs, every digit and the point."""
+def spelling_labels(score_decimals: int, schema: LabelSchema = DEFAULT_SCHEMA) -> list[str]:
+    """Labels of the layout `schema` that together use every word of every field, both signs, every digit
+    and the point."""
     decimals = max(1, score_decimals)
     scores = [f"-{d}.{'0' * decimals}" if d == 3 else f"-{d}.{str(d + 4) * decimals}" for d in range(4)]
     scores += [f"{d}.{'9' * decimals}" if d < 3 else "3" for d in range(4)] + ["0.8", "1.7", "2.6"]
-    n = max(len(POLARITIES), len(MELD_EMOTIONS), len(IEMOCAP_EMOTIONS), len(scores))
-    return [",".join((POLARITIES[i % len(POLARITIES)], scores[i % len(scores)], MELD_EMOTIONS[i % len(MELD_EMOTIONS)],
-                      IEMOCAP_EMOTIONS[i % len(IEMOCAP_EMOTIONS)])) for i in range(n)]
+    fields = [POLARITIES, scores, *(schema.words(slot) for slot in schema.slots[1:])]
+    n = max(len(words) for words in fields)
+    return [",".join(words[i % len(words)] for words in fields) for i in range(n)]
 
 
 def check_backbone(model: ModelConfig) -> tuple[list[Check], Any]:
@@ -79,15 +80,16 @@ def check_encoder(embed: EmbedConfig) -> list[Check]:
 
 
 def check_tokenizer(tokenizer: Any, *, score_decimals: int, evaluate: EvaluateConfig, train: TrainConfig,
-                    loader: LoaderConfig, param: str) -> list[Check]:
-    """Every label of the grammar can be spelt (tokenized without unknown pieces and decoded back), fits
-    in loader.max_target_tokens, and constrained decoding can finish one in the tokens it is given."""
+                    loader: LoaderConfig, param: str, schema: LabelSchema = DEFAULT_SCHEMA) -> list[Check]:
+    """Every label of the grammar of the layout `schema` can be spelt (tokenized without unknown pieces and
+    decoded back), fits in loader.max_target_tokens, and constrained decoding can finish one in the tokens
+    it is given."""
     from unimse_core.constrained import LabelConstraint
 
     checks = []
     unk = tokenizer.unk_token_id
     longest, bad = 0, []
-    for label in spelling_labels(score_decimals):
+    for label in spelling_labels(score_decimals, schema):
         ids = tokenizer(label)["input_ids"]
         longest = max(longest, len(ids))
         if (unk is not None and unk in ids) or tokenizer.decode(ids, skip_special_tokens=True) != label:
@@ -106,8 +108,8 @@ def check_tokenizer(tokenizer: Any, *, score_decimals: int, evaluate: EvaluateCo
                                      ("train.max_new_tokens", train.max_new_tokens)):
             if max_new_tokens < EvaluateConfig.SHORTEST_LABEL:
                 continue  # refused at load time where constrained decoding uses it
-            need = int(LabelConstraint(tokenizer, score_decimals=score_decimals,
-                                       max_new_tokens=max_new_tokens).need[0])
+            need = int(LabelConstraint(tokenizer, score_decimals=score_decimals, max_new_tokens=max_new_tokens,
+                                       schema=schema).need[0])
             if need > max_new_tokens:
                 checks.append(Check("constrained decoding", "blocker", f"no label can be finished in "
                                     f"{max_new_tokens} tokens (shortest: {need})", name))

@@ -28,9 +28,11 @@ import yaml
 from unimse_core import datasets as registry
 from unimse_core.config import DATASETS
 from unimse_core.io.errors import RawDataError
+from unimse_core.io.model_folder import run_label_layout
 from unimse_core.io.tables import read_table
 from unimse_core.metrics import CLASSES, MSA_DATASETS
 from unimse_core.release import policy_notes
+from unimse_core.universal import DEFAULT_SCHEMA, LabelSchema
 
 # The paper's numbers, on its scale, from each dataset's module (unimse_core/datasets).
 PAPER: dict[str, dict[str, float]] = {n: dict(d.paper) for n, d in registry.REGISTRY.items() if d.paper}
@@ -336,7 +338,8 @@ def render_report(inputs: ReportInputs) -> str:
     lines += ["## Test results beside the paper's", "",
               "Accuracies and F1 scores in percent, as the paper prints them; MAE and Pearson r (Corr) as they "
               f"are. Δ = ours − paper. {MISSING}: not reported by the paper, or not evaluated in this run. "
-              "Paper: UniMSE trained on MOSELDMP (MOSI+MOSEI+MELD+IEMOCAP), single model."
+              f"Paper: UniMSE trained on MOSELDMP ({'+'.join(DATASET_NAMES[d] for d in registry.PAPER_DATASETS)}), "
+              "single model."
               + (f" Last column: the {100 * inputs.confidence:g}% bootstrap interval of ours over the test rows "
                  f"({inputs.resamples} resamples of predictions/, report.bootstrap_*): how much the number "
                  "would move on another test set of the same size; it does not cover seed-to-seed noise "
@@ -345,9 +348,11 @@ def render_report(inputs: ReportInputs) -> str:
 
     evaluated = [d for d in DATASETS if d in inputs.test]
     if evaluated:
+        scored = [f"as {how} ({'/'.join(DATASET_NAMES[d] for d in registry.of_kind(kind, evaluated))})"
+                  for kind, how in (("score", "a neutral 0.0"), ("emotion", "wrong"))
+                  if registry.of_kind(kind, evaluated)]
         lines += ["## Unparsable outputs", "",
-                  "Generated labels that do not parse; they are scored as a neutral 0.0 (MOSI/MOSEI) or as wrong "
-                  "(MELD/IEMOCAP), never left out.", ""]
+                  f"Generated labels that do not parse; they are scored {' or '.join(scored)}, never left out.", ""]
         unparsable = []
         for d in evaluated:
             count = inputs.test[d].get("unparsable")
@@ -708,11 +713,10 @@ def difference_panels(results: Sequence[Any]) -> dict[str, list[tuple[str, float
 # ----------------------------------------------------------------------------------------------
 # the model card (reports/model-card.md; `unimse package` puts it in the model folder as README.md)
 
-CARD_DATASETS = {"mosi": "cmu-mosi", "mosei": "cmu-mosei", "meld": "meld", "iemocap": "iemocap"}
-CARD_TASKS = {"mosi": ("Multimodal sentiment analysis", "CMU-MOSI"),
-              "mosei": ("Multimodal sentiment analysis", "CMU-MOSEI"),
-              "meld": ("Emotion recognition in conversation", "MELD"),
-              "iemocap": ("Emotion recognition in conversation", "IEMOCAP")}
+CARD_DATASETS = {n: d.card_name for n, d in registry.REGISTRY.items()}
+# the model-index task of a dataset's kind, and its name there
+TASK_OF_KIND = {"score": "Multimodal sentiment analysis", "emotion": "Emotion recognition in conversation"}
+CARD_TASKS = {n: (TASK_OF_KIND[d.kind], d.card_title or d.title) for n, d in registry.REGISTRY.items()}
 # Hugging Face metric ids of our metrics (https://hf.co/metrics): MAE, Pearson r, accuracies, F1
 CARD_METRIC_TYPES = {"MAE": "mae", "Corr": "pearsonr", "weighted_f1": "f1", "Has0_F1_score": "f1",
                      "Non0_F1_score": "f1"}
@@ -754,11 +758,42 @@ def card_metadata(inputs: ReportInputs, run: Mapping[str, Any] | None, license: 
     return meta
 
 
+def card_schema(params: Mapping[str, Any], run: Mapping[str, Any] | None) -> LabelSchema:
+    """The label layout a card describes: the model's (run.json's `label_layout`), else that of
+    `data.datasets`, else the paper's."""
+    layout = run_label_layout(run) or flatten(params).get("data.datasets")
+    return LabelSchema.of(layout) if layout else DEFAULT_SCHEMA
+
+
+def family_titles(titles: Sequence[str]) -> str:
+    """Titles joined by `/`, a prefix up to a `-` that they share written once (CMU-MOSI/MOSEI)."""
+    head = titles[0].split("-")[0] + "-" if "-" in titles[0] else ""
+    if head and all(t.startswith(head) for t in titles):
+        return head + "/".join(t[len(head):] for t in titles)
+    return "/".join(titles)
+
+
+def _and(words: Sequence[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def card_use(schema: LabelSchema) -> str:
+    """The card's sentence on what the model is for, from the datasets of its layout."""
+    score = [CARD_TASKS[d][1] for d in registry.of_kind("score", schema.datasets)]
+    emotion = [f"{DATASET_NAMES[d]}'s {len(registry.get(d).words)}" for d in schema.emotion_datasets]
+    uses = ([f"multimodal sentiment analysis (a score in [-3, 3], as {family_titles(score)})"] if score else []) + \
+        ([f"emotion recognition in conversation ({_and(emotion)} emotions)"] if emotion else [])
+    return f"Research on {' and '.join(uses)} in English."
+
+
 def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, license: str) -> str:
     """The model card: a YAML header (`card_metadata`), then intended use, training data and universal-label
     settings, test metrics beside the paper's, deviations and limitations. Every number comes from the inputs."""
     meta = card_metadata(inputs, run, license)
     flat = flatten(inputs.params)
+    schema = card_schema(inputs.params, run)
+    conversation = next((d for d in schema.datasets if registry.get(d).conversation_input), None)
+    licensed = [DATASET_NAMES[d] for d in schema.datasets if registry.get(d).licence_agreement]
     is_synthetic = synthetic(inputs.params)
     datasets = ", ".join(DATASET_NAMES.get(d, d) for d in flat.get("data.datasets") or [])
     lines = ["---", yaml.safe_dump(meta, sort_keys=False, allow_unicode=True).rstrip(), "---", "",
@@ -769,16 +804,16 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
                   "comparable to the paper's.", ""]
     lines += ["A UniMSE model (Hu et al., EMNLP 2022) trained with the `unimse` pipeline: a T5 with "
               "pre-trained modality fusion of acoustic and visual features in its last blocks, which generates "
-              "a universal label `polarity,score,meld_emotion,iemocap_emotion` for an utterance.", "",
+              f"a universal label `{','.join(schema.fields)}` for an utterance.", "",
               "## Intended use", "",
-              "Research on multimodal sentiment analysis (a score in [-3, 3], as CMU-MOSI/MOSEI) and emotion "
-              "recognition in conversation (MELD's 7 and IEMOCAP's 6 emotions) in English. Inputs must be built "
+              f"{card_use(schema)} Inputs must be built "
               "as in training: the same text preprocessing and context windows, and audio/video features from "
               f"the same extractors, width {flat.get('model.feature_dim', MISSING)}. `unimse predict` does both:",
               "", "```bash",
               "unimse predict --model . --text \"what a great movie\"",
               "unimse predict --model . --input utterances.csv --output labels.csv",
-              "unimse predict --model . --input dialogues.csv --output labels.csv --conversations meld",
+              *([f"unimse predict --model . --input dialogues.csv --output labels.csv --conversations {conversation}"]
+                if conversation else []),
               "```", "",
               "In Python: `unimse_core.model.load_model(folder)` and `unimse_core.tokenizer.load_tokenizer(folder)` "
               "(the `unimse` package); the folder is a stock transformers T5 plus the fusion weights "
@@ -790,11 +825,11 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
                          + (" (text only)" if flat.get("data.text_only") else "")),
                 ("training set", f"merge.combination {flat.get('merge.combination', MISSING)}"),
                 ("universal labels", f"encoder {flat.get('embed.encoder', MISSING)}, neighbours from "
-                                     f"{_yaml_value(flat.get('labels.neighbour_splits'))} splits, IEMOCAP codes "
-                                     f"outside the six classes: {flat.get('labels.iemocap_other_codes', MISSING)}"),
+                                     f"{_yaml_value(flat.get('labels.neighbour_splits'))} splits"
+                                     + _dataset_settings("universal labels", flat)),
                 ("inputs", f"prefix {flat.get('text.prefix', MISSING)!r}, context window "
-                           f"{flat.get('text.window', MISSING)}, causal {flat.get('text.causal', MISSING)}, "
-                           f"IEMOCAP context {flat.get('text.iemocap_context', MISSING)}"),
+                           f"{flat.get('text.window', MISSING)}, causal {flat.get('text.causal', MISSING)}"
+                           + _dataset_settings("inputs", flat)),
                 ("targets", f"scores with {flat.get('text.score_decimals', MISSING)} decimals"),
                 ("backbone", str(flat.get("model.backbone", MISSING))),
                 ("fusion", f"{flat.get('model.fusion', MISSING)}, "
@@ -826,12 +861,18 @@ def render_model_card(inputs: ReportInputs, run: Mapping[str, Any] | None, licen
               "dataset: those slots are weak labels, not annotations.",
               "- Audio and video features must come from the extractors the training data used; other features "
               "of the right width run but mean nothing to the model.",
-              "- IEMOCAP and the other corpora have their own licences; check them before publishing weights "
-              "trained on them.", ""]
+              f"- {_and([*licensed, 'the other corpora']) if licensed else 'The corpora'} have their own licences; "
+              "check them before publishing weights trained on them.", ""]
     versions = (run or {}).get("versions")
     if isinstance(versions, Mapping) and versions:
         lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in sorted(versions.items())), ""]
     return "\n".join(lines)
+
+
+def _dataset_settings(row: str, flat: Mapping[str, Any]) -> str:
+    """`, <label><value>` for each param a dataset shows in this row of the card's settings (`card_settings`)."""
+    return "".join(f", {label}{flat.get(key, MISSING)}" for d in registry.REGISTRY.values()
+                   for key, label in d.card_settings.get(row, ()))
 
 
 def split_card(text: str) -> tuple[dict[str, Any], str]:

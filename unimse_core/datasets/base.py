@@ -75,6 +75,10 @@ class Dataset:
       back on a shipped split (docs/raw-data.md).
     paper: the paper's reported test numbers (docs/results.md, single model on MOSELDMP), metric ->
       value on the paper's scale (percent for accuracies and F1, as unimse_core.report shows them).
+    card_title: its name in the model card's model-index ("": `title`).
+    licence_agreement: it is obtained under a signed licence agreement (the model card warns of it).
+    card_settings: its own params in the model card's settings table, row -> ((param key, label), ...),
+      each shown after the row's common settings as `, <label><value>`.
     """
 
     name: str
@@ -89,6 +93,9 @@ class Dataset:
     transfer_codes: tuple[str, ...] = ()
     reference_split: bool = False
     paper: Mapping[str, float] = field(default_factory=dict)
+    card_title: str = ""
+    licence_agreement: bool = False
+    card_settings: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
 
     # -- labels ----------------------------------------------------------------------------------
 
@@ -181,6 +188,24 @@ class Dataset:
     def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
         """The model input of every row of `table` (context windows built from the whole table)."""
         raise NotImplementedError
+
+    @property
+    def conversation_input(self) -> bool:
+        """True where its model input is a context window over a conversation: `unimse predict
+        --conversations <name>` then builds a request's inputs with `request_inputs`."""
+        return False
+
+    @property
+    def speakers_required(self) -> bool:
+        """True where a request's `speaker` column must be filled (False: its input has no speakers)."""
+        return True
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        """The model input of every row of a request (parallel sequences, one entry per row, in row order;
+        `turns` order a dialogue's rows), built by the functions `input_texts` uses, so that a turn's input
+        is the one preprocessing builds for the same dialogue and `text` settings."""
+        raise NotImplementedError(f"{self.title}'s model input is not a conversation window")
 
     def gold(self, table: LabelTable, i: int) -> tuple[float, str]:
         """(gold score, gold emotion word) of row i: what the metrics compare predictions with."""

@@ -112,6 +112,15 @@ class EmoryNlp(Dataset):
         return meld_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
                            prefix=config.prefix, window=config.window, causal=config.causal)
 
+    @property
+    def conversation_input(self) -> bool:
+        return True
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        return meld_inputs(dialogues, turns, speakers, texts, prefix=config.prefix, window=config.window,
+                           causal=config.causal)
+
     def gold_code(self, table: LabelTable, i: int) -> str:
         return table.emotions[i]
 

@@ -282,6 +282,20 @@ class Iemocap(Dataset):
             inputs[i] = value
         return inputs
 
+    @property
+    def conversation_input(self) -> bool:
+        return True
+
+    @property
+    def speakers_required(self) -> bool:
+        # its input has no speakers; they only group turns with `text.iemocap_context: speaker`
+        return False
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        return iemocap_inputs(dialogues, turns, speakers, texts, prefix=config.prefix, window=config.window,
+                              causal=config.causal, iemocap_context=config.iemocap_context)
+
     def gold_code(self, table: LabelTable, i: int) -> str:
         return table.codes[i]
 
@@ -289,4 +303,7 @@ class Iemocap(Dataset):
 DATASET = Iemocap(name="iemocap", title="IEMOCAP", kind="emotion", card_name="iemocap",
                   label_kinds=("iemocap_labels",), feature_kind="erc_features", codes=CODES,
                   words=tuple(WORDS[c] for c in CODES), neutral_code="neu", transfer_codes=ALL_CODES,
-                  reference_split=True, paper={"acc": 70.56, "weighted_f1": 70.66})
+                  reference_split=True, paper={"acc": 70.56, "weighted_f1": 70.66}, licence_agreement=True,
+                  card_settings={"universal labels": (("labels.iemocap_other_codes",
+                                                       "IEMOCAP codes outside the six classes: "),),
+                                 "inputs": (("text.iemocap_context", "IEMOCAP context "),)})

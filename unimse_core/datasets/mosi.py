@@ -4,6 +4,6 @@ from unimse_core.datasets.msa import SentimentScores
 
 DATASET = SentimentScores(
     name="mosi", title="MOSI", kind="score", card_name="cmu-mosi", label_kinds=("msa_labels",),
-    feature_kind="msa_features",
+    feature_kind="msa_features", card_title="CMU-MOSI",
     paper={"MAE": 0.691, "Corr": 0.809, "Mult_acc_7": 48.68, "Has0_acc_2": 85.85, "Has0_F1_score": 85.83,
            "Non0_acc_2": 86.90, "Non0_F1_score": 86.42})

@@ -9,8 +9,10 @@ A model folder holds
   "versions": {...}}`, checked when the model loads;
 - the tokenizer's files (`tokenizer_config.json`, and `tokenizer.json` or `spiece.model`);
 - from the train stage only, `run.json`: `{"configs": {"model", "train", "loader", "text"},
-  "world_size", "numerics", "versions", "run_id"}` (the text settings the inputs were built with, so
-  that `unimse predict` builds them the same way; `run_id` names the run in the model card).
+  "label_layout", "world_size", "numerics", "versions", "run_id"}` (the text settings the inputs were
+  built with, so that `unimse predict` builds them the same way; `label_layout` the datasets whose
+  universal-label layout the model generates, as the merged file records it; `run_id` names the run in
+  the model card).
 
 Every caller goes through the names and functions here; nothing else spells a file name of the folder.
 """
@@ -72,7 +74,7 @@ def read_extra_config(folder: str | Path) -> dict[str, Any]:
 
 
 def write_run(folder: str | Path, run: Mapping[str, Any]) -> None:
-    """run.json (the train stage's record: configs, world_size, numerics, versions, run_id)."""
+    """run.json (the train stage's record: configs, label_layout, world_size, numerics, versions, run_id)."""
     (Path(folder) / RUN_FILE).write_text(json.dumps(dict(run), indent=2) + "\n")
 
 
@@ -93,7 +95,19 @@ def read_run(folder: str | Path, *, required: bool = False) -> dict[str, Any] | 
         raise ValueError(f"{path}: not a run description: expected a JSON object, got {type(run).__name__}")
     if not isinstance(run.get("configs", {}), dict):
         raise ValueError(f"{path}: not a run description: \"configs\" must be an object")
+    layout = run.get("label_layout", [])
+    if not isinstance(layout, list) or not all(isinstance(name, str) for name in layout):
+        raise ValueError(f"{path}: not a run description: \"label_layout\" must be a list of dataset names, "
+                         f"got {layout!r}")
     return run
+
+
+def run_label_layout(run: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    """The datasets of the universal-label layout a run's model generates (run.json's `label_layout`, a run
+    read by `read_run`); None where the folder has no run.json or its run.json predates the record."""
+    if run is None or "label_layout" not in run:
+        return None
+    return tuple(run["label_layout"])
 
 
 def weight_files(folder: str | Path) -> list[Path]:
@@ -103,5 +117,5 @@ def weight_files(folder: str | Path) -> list[Path]:
 
 
 __all__ = ["EXTRA_CONFIG", "EXTRA_WEIGHTS", "FORMAT", "REQUIRED_FILES", "RUN_FILE", "SCHEMA_VERSION", "T5_CONFIG",
-           "T5_WEIGHTS", "check_model_folder", "read_extra_config", "read_run", "weight_files", "write_extra_config",
-           "write_run"]
+           "T5_WEIGHTS", "check_model_folder", "read_extra_config", "read_run", "run_label_layout", "weight_files",
+           "write_extra_config", "write_run"]
