@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from unimse_core.config import TextConfig
+    from unimse_core.config import SyntheticConfig, TextConfig
+    from unimse_core.io.manifest import ManifestEntry
     from unimse_core.io.raw import C1Policy, Features, LabelTable
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -160,3 +161,18 @@ class Dataset:
     def used_rows(self, table: LabelTable) -> Any:
         """bool [N]: the rows that become model rows (None: all)."""
         return table.in_classes
+
+    # -- synthetic data ----------------------------------------------------------------------------
+
+    @property
+    def synthetic_variants(self) -> tuple[str, ...]:
+        """The `synthetic.variants` its writer knows (docs/synthetic.md); the config accepts those of
+        every registered dataset."""
+        return ()
+
+    def synthesize(self, config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
+        """Write its synthetic raw files into `out_dir` in its real formats, from the generator
+        `synthetic.dataset_rng(config, name)`, with the sizes `config.sizes(name)`; return their
+        manifest entries, in the order of its files (docs/synthetic.md)."""
+        raise NotImplementedError(f"{self.title} ({self.name}) has no synthetic writer: implement "
+                                  f"{type(self).__name__}.synthesize (docs/adding-a-dataset.md)")
