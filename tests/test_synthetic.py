@@ -138,7 +138,8 @@ ALL_VARIANTS = ["authors_names", "meld_0424", "missing_modality", "count_mismatc
                 "mixed_padding", "mosei_unparsed_ids"]
 VARIANT_MANIFESTS = [
     ({"variants": ALL_VARIANTS}, "ac1ab2610a3eda64006fb9d250d5d0d13ee128b1ab2b04e954048752a93eb2c6"),
-    ({"variants": ALL_VARIANTS, "msa_layout": "mmsa"}, "949e024ffd9ae9c704888199b27e5212ceb72fa49788c8a6c66a5357871ffc2e"),
+    ({"variants": ALL_VARIANTS, "msa_layout": "mmsa"},
+     "949e024ffd9ae9c704888199b27e5212ceb72fa49788c8a6c66a5357871ffc2e"),
     ({"variants": ["meld_0424", "missing_modality", "count_mismatch"]},
      "3b233be94673c808edb9f3f2f3adabd581142a00b1e650151ab1313e52484dbd"),
 ]
