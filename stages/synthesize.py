@@ -1,8 +1,8 @@
 """Stage `synthesize`: the embedded default data, written in the real raw formats.
 
-Reads the params group `synthetic`, writes every raw file and `manifest.json` into a temporary
-folder beside `--out` and swaps it in only once all of it is written. The recipe is in
-docs/synthetic.md, the formats in docs/raw-data.md.
+Reads the params group `synthetic` and `data.datasets` (whose writers run), writes their raw files
+and `manifest.json` into a temporary folder beside `--out` and swaps it in only once all of it is
+written. The recipe is in docs/synthetic.md, the formats in docs/raw-data.md.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 import click
 
 from stages.common import PathOption, load_groups, params_option
-from unimse_core.config import SyntheticConfig
+from unimse_core.config import DataConfig, SyntheticConfig
+from unimse_core.datasets import get
 from unimse_core.io.atomic import atomic_dir
 from unimse_core.synthetic import generate
-
-LABEL_KINDS = ("msa_labels", "meld_labels", "iemocap_labels")
 
 
 @click.command()
@@ -25,12 +24,12 @@ LABEL_KINDS = ("msa_labels", "meld_labels", "iemocap_labels")
 @params_option
 def command(out: Path, params: Path) -> None:
     """Write the embedded synthetic raw data in the real file formats."""
-    (config,) = load_groups(params, synthetic=SyntheticConfig)
+    config, data = load_groups(params, synthetic=SyntheticConfig, data=DataConfig)
     with atomic_dir(out) as tmp:
-        manifest = generate(config, tmp)
+        manifest = generate(config, tmp, data.datasets)
     utterances: Counter[str] = Counter()
     for entry in manifest.files:
-        if entry.kind in LABEL_KINDS and entry.splits:
+        if entry.kind in get(entry.dataset).label_kinds and entry.splits:
             utterances[entry.dataset] += sum(entry.splits.values())
     counts = ", ".join(f"{dataset} {n}" for dataset, n in utterances.items())
     click.echo(f"synthesize: {len(manifest.files)} files + manifest.json in {out} "

@@ -1,5 +1,6 @@
-"""The synthetic generator: same seed, same bytes; the real raw formats with their nuisances; a
-manifest that tells the truth; and labels that need all three modalities.
+"""The synthetic generator: same seed, same bytes (pinned for the default); the real raw formats
+with their nuisances; a manifest that tells the truth; labels that need all three modalities; the
+writers of exactly the datasets listed in data.datasets, EmoryNLP's among them.
 
 Expected values come from reading the written files (the csv module, the restricted unpickler)
 and from the labels themselves (chance levels), never from the generator's internals.
@@ -22,17 +23,26 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from conftest import SHARED_DATA
 from stages.synthesize import command
-from unimse_core.config import SyntheticConfig, from_dict
+from unimse_core.config import ConfigError, SyntheticConfig, from_dict, read_params
+from unimse_core.datasets import NAMES, PAPER_DATASETS, LabelFile, get
 from unimse_core.io.manifest import read_manifest
 from unimse_core.io.safe_pickle import load_pickle
 from unimse_core.synthetic import generate
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SPLITS = ("train", "valid", "test")
 MSA_PICKLES = {"mosi": "mosi_data_noalign.pkl", "mosei": "mosei_senti_data_noalign.pkl"}
 MELD_FILES = {"train": "train_sent_emo.csv", "valid": "dev_sent_emo.csv", "test": "test_sent_emo.csv"}
 MELD_EMOTIONS = {"neutral", "joy", "surprise", "anger", "sadness", "disgust", "fear"}
 IEMOCAP_CLASSES = {"hap", "sad", "neu", "fru", "ang", "exc"}
+EMORYNLP_FILES = {"train": "emorynlp_train_final.csv", "valid": "emorynlp_dev_final.csv",
+                  "test": "emorynlp_test_final.csv"}
+EMORYNLP_HEADER = "Utterance,Speaker,Emotion,Scene_ID,Utterance_ID,Season,Episode,Start_Time,End_Time"
+EMORYNLP_EMOTIONS = {"Neutral", "Joyful", "Peaceful", "Powerful", "Scared", "Mad", "Sad"}
+SPEAKER_LIST = re.compile(r"\[(?:'[^']+'|\"[^\"]+\")(?:, (?:'[^']+'|\"[^\"]+\"))*\]")  # Python's list repr
 YOUTUBE_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 
 SMALL = {
@@ -42,6 +52,7 @@ SMALL = {
     "mosei": {"train": 40, "valid": 10, "test": 12, "audio_dim": 74, "video_dim": 35},
     "meld": {"train": 40, "valid": 10, "test": 12, "audio_dim": 64, "video_dim": 64},
     "iemocap": {"train": 40, "valid": 10, "test": 12, "audio_dim": 64, "video_dim": 64},
+    "emorynlp": {"train": 40, "valid": 10, "test": 12},
 }
 # Large enough for per-modality classifiers to be measured on a few hundred test utterances.
 MODERATE = {
@@ -50,6 +61,7 @@ MODERATE = {
     "mosei": {"train": 1500, "valid": 60, "test": 600, "audio_dim": 74, "video_dim": 35},
     "meld": {"train": 2000, "valid": 60, "test": 800, "audio_dim": 64, "video_dim": 64},
     "iemocap": {"train": 2000, "valid": 100, "test": 800, "audio_dim": 64, "video_dim": 64},
+    "emorynlp": {"train": 2000, "valid": 60, "test": 800},
 }
 
 
@@ -60,7 +72,7 @@ def config(values: dict, **changes) -> SyntheticConfig:
 @pytest.fixture(scope="module")
 def raw(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synthetic")
-    generate(config(MODERATE), out)
+    generate(config(MODERATE), out, NAMES)  # every registered dataset
     return out
 
 
@@ -106,6 +118,71 @@ def test_changing_one_dataset_leaves_the_others_alone(tmp_path):
                        "meld/test_sent_emo.csv", "meld/meld_features.pkl"}
 
 
+# The default's files (params.yaml: its synthetic group and data.datasets), as the generator wrote
+# them before each dataset's writer moved into its module; the stage's output must keep these bytes.
+DEFAULT_SHA256 = {
+    "iemocap/IEMOCAP_all.csv": "d07f631a6efc4183b729ce4c50a0e2c935e0f3874c6c6045bcc9ed450cec64f5",
+    "iemocap/iemocap_features.pkl": "2d743ecc025f931a4ba9d56e05c4e1076a3715bc57aa9953d5a2872e114acd73",
+    "manifest.json": "d108f16364889eed2d0bd3b594df87ace6a1d1d7ad9fc91c95c055f8426d5339",
+    "meld/dev_sent_emo.csv": "d1b333f0704e98700ddf7523ad7306ebc80b232ea3fd18f4ca0f2a1d4f00b2a4",
+    "meld/meld_features.pkl": "0da1e3e9588befe2cce6523829814c7f300d6eb086bef79dd49022aec0543be0",
+    "meld/test_sent_emo.csv": "0165bb86de8db629ff207d881c6e7b2c3e36fd1f94886c0314fe7e6756401321",
+    "meld/train_sent_emo.csv": "3c69fe4a528ca6ccb02cf71a1a9d4e23775197715e9aae720ddd0a39c1808fec",
+    "mosei/label.csv": "b410d432cdbda7c05025c9c90c1fb1627606f1dcfb0c997237af8c302ce0e579",
+    "mosei/mosei_senti_data_noalign.pkl": "aa9c61a8ff5af3e2a8ae4e580b3c21846715993f906818c7a778b76b90b4b952",
+    "mosi/label.csv": "04c93badbf9a1f78841a4d0f137cfd4ff54fef56f00ed98846260f7fecf2520a",
+    "mosi/mosi_data_noalign.pkl": "bf6a942bbe83f31539dd4d51160c135ef3436b07739d9da7dc9bfd80f6eb52aa",
+}
+# sha256 of manifest.json (which holds every file's sha256) for SMALL with the real-release variants.
+ALL_VARIANTS = ["authors_names", "meld_0424", "missing_modality", "count_mismatch", "meld_cp1252", "meld_c1_lf",
+                "mixed_padding", "mosei_unparsed_ids"]
+VARIANT_MANIFESTS = [
+    ({"variants": ALL_VARIANTS}, "ac1ab2610a3eda64006fb9d250d5d0d13ee128b1ab2b04e954048752a93eb2c6"),
+    ({"variants": ALL_VARIANTS, "msa_layout": "mmsa"},
+     "949e024ffd9ae9c704888199b27e5212ceb72fa49788c8a6c66a5357871ffc2e"),
+    ({"variants": ["meld_0424", "missing_modality", "count_mismatch"]},
+     "3b233be94673c808edb9f3f2f3adabd581142a00b1e650151ab1313e52484dbd"),
+]
+
+
+def test_the_default_files_keep_their_bytes(tmp_path):
+    params = read_params(ROOT / "params.yaml")
+    assert tuple(params["data"]["datasets"]) == PAPER_DATASETS  # the pin is the paper's four
+    generate(config(params["synthetic"]), tmp_path, params["data"]["datasets"])
+    assert hashes(tmp_path) == DEFAULT_SHA256
+
+
+@pytest.mark.parametrize("changes, manifest_sha256", VARIANT_MANIFESTS)
+def test_the_variants_keep_their_bytes(tmp_path, changes, manifest_sha256):
+    generate(config(SMALL, **changes), tmp_path)
+    manifest = read_manifest(tmp_path / "manifest.json")
+    assert {e.names[0] if e.names else e.path: e.sha256 for e in manifest.files} == {
+        name: sha for name, sha in hashes(tmp_path).items() if name != "manifest.json"}
+    assert digest(tmp_path / "manifest.json") == manifest_sha256
+
+
+def test_writers_run_for_the_listed_datasets_only_and_leave_the_others_alone(tmp_path):
+    four = generate(config(SMALL), tmp_path / "four")  # the default: the paper's four
+    five = generate(config(SMALL), tmp_path / "five", ["emorynlp", *PAPER_DATASETS])
+    one = generate(config(SMALL), tmp_path / "one", ["mosei"])
+    assert {e.dataset for e in four.files} == set(PAPER_DATASETS)
+    assert [e.dataset for e in five.files][:len(four.files)] == [e.dataset for e in four.files]  # registry order
+    assert five.files[:len(four.files)] == four.files  # the same bytes: EmoryNLP draws from its own generator
+    assert [e.path for e in five.files[len(four.files):]] == [f"emorynlp/{n}" for n in EMORYNLP_FILES.values()]
+    assert one.files == tuple(e for e in four.files if e.dataset == "mosei")
+    assert {p.parent.name for p in (tmp_path / "one").rglob("*.*") if p.name != "manifest.json"} == {"mosei"}
+    with pytest.raises(ValueError, match="unknown dataset 'meld2'"):
+        generate(config(SMALL), tmp_path / "bad", ["meld2"])
+
+
+def test_a_text_only_dataset_has_no_feature_widths():
+    with pytest.raises(ConfigError, match=r"synthetic\.emorynlp\.audio_dim: unknown key"):
+        config(SMALL, emorynlp={**SMALL["emorynlp"], "audio_dim": 5, "video_dim": 5})
+    with pytest.raises(ConfigError, match=r"synthetic\.emorynlp: missing key"):
+        config({k: v for k, v in SMALL.items() if k != "emorynlp"})
+    assert config(SMALL).sizes("emorynlp").test == 12 and config(SMALL).sizes("mosi").audio_dim == 5
+
+
 # ----------------------------------------------------------------------------------------------
 # the manifest
 
@@ -118,6 +195,9 @@ def observed_counts(raw: Path, path: str, kind: str) -> dict[str, int]:
         return {split: len(part["labels"]) for split, part in load_pickle(raw / path).items()}
     if kind == "meld_labels":
         split = next(s for s, name in MELD_FILES.items() if path.endswith(name))
+        return {split: len(read_csv(raw / path)[1])}
+    if kind == "emorynlp_labels":
+        split = next(s for s, name in EMORYNLP_FILES.items() if path.endswith(name))
         return {split: len(read_csv(raw / path)[1])}
     if kind == "erc_features":
         return dict(zip(SPLITS, (len(d) for d in load_pickle(raw / path)["audio"])))
@@ -142,13 +222,15 @@ def test_manifest_lists_every_file_with_its_true_size_hash_and_counts(raw):
         sizes = getattr(cfg, entry.dataset)
         if entry.kind in ("msa_labels", "iemocap_labels"):
             assert entry.splits == {s: getattr(sizes, s) for s in SPLITS}
-        if entry.kind == "meld_labels":
+        if entry.kind in ("meld_labels", "emorynlp_labels"):
             assert entry.splits == {entry.split: getattr(sizes, entry.split)}
     kinds = Counter((e.dataset, e.kind) for e in manifest.files)
     assert kinds == {("mosi", "msa_labels"): 1, ("mosi", "msa_features"): 1, ("mosei", "msa_labels"): 1,
                      ("mosei", "msa_features"): 1, ("meld", "meld_labels"): 3, ("meld", "erc_features"): 1,
-                     ("iemocap", "iemocap_labels"): 1, ("iemocap", "erc_features"): 1}
-    assert {e.split for e in manifest.files if e.kind == "meld_labels"} == set(SPLITS)
+                     ("iemocap", "iemocap_labels"): 1, ("iemocap", "erc_features"): 1,
+                     ("emorynlp", "emorynlp_labels"): 3}
+    for kind in ("meld_labels", "emorynlp_labels"):
+        assert {e.split for e in manifest.files if e.kind == kind} == set(SPLITS)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -316,12 +398,70 @@ def test_iemocap_table_and_features(raw):
     assert any(np.isnan(seq).any() for d in audio for seq in d.values())
 
 
+# ----------------------------------------------------------------------------------------------
+# EmoryNLP
+
+
+def test_emorynlp_files_look_like_the_real_ones_and_read_back_through_its_reader(raw):
+    sizes = config(MODERATE).emorynlp
+    header = EMORYNLP_HEADER
+    real = SHARED_DATA / "emorynlp" / EMORYNLP_FILES["train"]
+    if real.is_file():  # the real header, where the real files are at hand (UNIMSE_SHARED_DATA)
+        header = real.read_text(encoding="utf-8").split("\n", 1)[0]
+    episodes = {}
+    for split, name in EMORYNLP_FILES.items():
+        text = (raw / "emorynlp" / name).read_bytes().decode("utf-8")
+        assert text.split("\n", 1)[0] == header and "\r" not in text and text.endswith("\n")
+        columns, rows = read_csv(raw / "emorynlp" / name)
+        assert len(rows) == getattr(sizes, split)
+        assert {r["Emotion"] for r in rows} == EMORYNLP_EMOTIONS
+        for r in rows:
+            assert SPEAKER_LIST.fullmatch(r["Speaker"]), r["Speaker"]
+            assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d\d\d", r["Start_Time"]) and r["Start_Time"] < r["End_Time"]
+        keys = [tuple(int(r[c]) for c in ("Season", "Episode", "Scene_ID", "Utterance_ID")) for r in rows]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)  # sorted and unique, as the real files
+        scenes = Counter(k[:3] for k in keys)
+        assert max(scenes.values()) >= 10 and sum(scenes.values()) / len(scenes) >= 4  # scenes are dialogues
+        assert any(k[3] > 1 for k in keys) and any(k[2] > 1 for k in keys)
+        episodes[split] = {k[:2] for k in keys}
+    assert not (episodes["train"] & episodes["valid"] or episodes["train"] & episodes["test"]
+                or episodes["valid"] & episodes["test"])  # an episode lies in one file
+    speakers = {r["Speaker"] for r in read_csv(raw / "emorynlp" / EMORYNLP_FILES["train"])[1]}
+    assert "['Monica Geller']" in speakers and '["Joey\'s Co-Star"]' in speakers
+    assert any(", " in s for s in speakers)  # a few turns spoken by two at once
+
+    manifest = read_manifest(raw / "manifest.json")
+    table = get("emorynlp").read_labels([LabelFile(e.split, raw / e.path) for e in manifest.for_dataset("emorynlp")],
+                                        "keep")
+    assert table.split_counts() == {s: getattr(sizes, s) for s in SPLITS}
+    assert set(table.emotions) == set(get("emorynlp").codes)
+    assert "Joey's Co-Star" in table.speakers and any(" and " in s for s in table.speakers)
+
+
+def test_emorynlp_text_tells_the_emotion_only_partly(raw):
+    """Text-only: its words carry t, so a bag of words beats the majority class, and predicts the
+    pool far better than the emotion within it."""
+    parts = {split: read_csv(raw / "emorynlp" / EMORYNLP_FILES[split])[1] for split in ("train", "test")}
+    words = CountVectorizer().fit([r["Utterance"] for r in parts["train"]])
+    x = {split: words.transform([r["Utterance"] for r in rows]).toarray() for split, rows in parts.items()}
+    y = {split: np.array([r["Emotion"] for r in rows]) for split, rows in parts.items()}
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=0.5, max_iter=2000)).fit(x["train"], y["train"])
+    predicted = model.predict(x["test"])
+    values, counts = np.unique(y["train"], return_counts=True)
+    chance = float(np.mean(y["test"] == values[np.argmax(counts)]))
+    accuracy = float(np.mean(predicted == y["test"]))
+    pool = get("emorynlp").pool
+    pool_accuracy = float(np.mean([pool("", p) == pool("", g) for p, g in zip(predicted, y["test"])]))
+    assert chance + 0.03 < accuracy < 0.5 and pool_accuracy > accuracy + 0.2, (chance, accuracy, pool_accuracy)
+
+
 def test_some_text_is_not_ascii(raw):
     texts = {
         "mosi": [r["text"] for r in read_csv(raw / "mosi" / "label.csv")[1]],
         "mosei": [r["text"] for r in read_csv(raw / "mosei" / "label.csv")[1]],
         "meld": [r["Utterance"] for r in read_csv(raw / "meld" / "train_sent_emo.csv")[1]],
         "iemocap": [r["text"] for r in read_csv(raw / "iemocap" / "IEMOCAP_all.csv")[1]],
+        "emorynlp": [r["Utterance"] for r in read_csv(raw / "emorynlp" / EMORYNLP_FILES["train"])[1]],
     }
     for dataset, lines in texts.items():
         odd = [t for t in lines if not t.isascii()]
@@ -416,8 +556,9 @@ def test_erc_emotion_needs_all_three_modalities(raw, dataset):
 # the stage
 
 
-def write_params(path: Path, synthetic: dict) -> Path:
-    path.write_text(yaml.safe_dump({"synthetic": synthetic}), encoding="utf-8")
+def write_params(path: Path, synthetic: dict, datasets: tuple[str, ...] = PAPER_DATASETS) -> Path:
+    data = {"source": "synthetic", "datasets": list(datasets), "text_only": False}
+    path.write_text(yaml.safe_dump({"synthetic": synthetic, "data": data}), encoding="utf-8")
     return path
 
 
@@ -441,3 +582,58 @@ def test_stage_reports_a_bad_param_by_its_key(tmp_path):
     assert result.exit_code == 1
     assert "synthetic.nan_frames" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_stage_writes_the_datasets_that_data_datasets_lists(tmp_path):
+    out = tmp_path / "synthetic"
+    params = write_params(tmp_path / "params.yaml", SMALL, ("emorynlp", "meld"))
+    result = CliRunner().invoke(command, ["--out", str(out), "--params", str(params)])
+    assert result.exit_code == 0, result.output
+    assert "labelled utterances: meld 62, emorynlp 62" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["emorynlp", "manifest.json", "meld"]
+
+
+# ----------------------------------------------------------------------------------------------
+# the five datasets through the pipeline
+
+
+def test_five_synthetic_datasets_run_through_labels_preprocess_and_merge(tmp_path):
+    from stages.embed import command as embed
+    from stages.fetch import command as fetch
+    from stages.labels import command as labels
+    from stages.merge import command as merge
+    from stages.preprocess import command as preprocess
+    from unimse_core.io.hdf5 import list_groups, read_h5
+
+    def invoke(stage, *args):
+        result = CliRunner().invoke(stage, [str(a) for a in (*args, "--params", tmp_path / "params.yaml")])
+        assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+
+    params = read_params(ROOT / "params.yaml")
+    small = {"train": 24, "valid": 8, "test": 8}
+    for name in NAMES:
+        params["synthetic"][name].update(small)
+    params["data"]["datasets"] = list(NAMES)
+    params["embed"]["encoder"] = "tfidf"
+    params["merge"]["combination"] = "+".join(NAMES)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    raw, report = tmp_path / "synthetic", tmp_path / "verified.json"
+    invoke(command, "--out", raw)
+    invoke(fetch, "--synthetic-dir", raw, "--synthetic-manifest", raw / "manifest.json", "--local-dir",
+           tmp_path / "raw", "--manifest", tmp_path / "unused.json", "--report", report)
+    invoke(embed, "--report", report, "--out", tmp_path / "embeddings")
+    invoke(labels, "--report", report, "--embeddings", tmp_path / "embeddings", "--out", tmp_path / "labels",
+           "--summary", tmp_path / "labels.json")
+    for name in NAMES:
+        invoke(preprocess, "--dataset", name, "--report", report, "--labels", tmp_path / "labels" / f"{name}.csv",
+               "--out", tmp_path / "processed" / f"{name}.h5")
+    invoke(merge, "--processed", tmp_path / "processed", "--out", tmp_path / "merged.h5", "--summary",
+           tmp_path / "merge.json")
+    merged = tmp_path / "merged.h5"
+    assert list_groups(merged) == ["train", "valid", *(f"test/{name}" for name in NAMES)]
+    test = read_h5(merged, "test/emorynlp")
+    assert len(test) == small["test"] and not test.audio_length.any() and not test.video_length.any()
+    # five fields: polarity, score, then the emotion slots of MELD, IEMOCAP and EmoryNLP
+    assert all(len(t.split(",")) == 5 for t in test.targets)
+    assert {t.split(",")[4] for t in test.targets} <= set(get("emorynlp").codes)
+    assert read_h5(merged, "train").dataset_counts()["emorynlp"] == small["train"]

@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 from unimse_core.datasets import NAMES as DATASETS  # noqa: E402  (the registry: unimse_core/datasets)
 from unimse_core.datasets import COMBINATIONS, combination_datasets  # noqa: E402
+from unimse_core.datasets import REGISTRY  # noqa: E402
 
 Dataset = Literal[DATASETS]  # type: ignore[valid-type]
 
@@ -193,32 +194,54 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class SyntheticSizes:
-    """Utterances per split of one synthetic dataset and the widths of its raw features."""
+class SyntheticSplits:
+    """Utterances per split of one synthetic dataset."""
 
     train: int = param(ge=1)
     valid: int = param(ge=1)
     test: int = param(ge=1)
+
+
+@dataclass(frozen=True)
+class SyntheticSizes(SyntheticSplits):
+    """Utterances per split of one synthetic dataset with features, and the widths of its raw features."""
+
     audio_dim: int = param(ge=1)
     video_dim: int = param(ge=1)
 
 
+# Every real-release variant that a registered dataset's synthetic writer knows, in registry order.
+SYNTHETIC_VARIANTS: tuple[str, ...] = tuple(dict.fromkeys(
+    variant for dataset in REGISTRY.values() for variant in dataset.synthetic_variants))
+
+
+def _one_key_per_dataset(cls: type[T]) -> type[T]:
+    """Give the config class `cls` one required field per registered dataset, after its own and in
+    registry order: SyntheticSizes, or SyntheticSplits for a text-only dataset (no feature kind)."""
+    for name, dataset in REGISTRY.items():
+        cls.__annotations__[name] = SyntheticSizes if dataset.feature_kind else SyntheticSplits
+        setattr(cls, name, param(help=f"{dataset.title}: utterances per split"
+                                      f"{'' if dataset.feature_kind is None else ', raw feature widths'}"))
+    return cls
+
+
 @dataclass(frozen=True)
+@_one_key_per_dataset
 class SyntheticConfig:
-    """`synthetic`: the deterministic generator of raw files in the real formats."""
+    """`synthetic`: the deterministic generator of raw files in the real formats; after the keys
+    below, `synthetic.<dataset>` holds the sizes of each registered dataset (`sizes`)."""
 
     seed: int = param(ge=0)
     msa_layout: Literal["authors", "mmsa"] = param(help="layout of the MOSI/MOSEI feature pickle")
     max_frames: int = param(ge=4, help="longest audio/video sequence; MSA pickles are padded to it")
     missing_features: float = param(ge=0.0, lt=1.0, help="share of utterances without features")
     nan_frames: float = param(ge=0.0, lt=1.0, help="share of utterances with a NaN frame")
-    variants: tuple[Literal["authors_names", "meld_0424", "missing_modality", "count_mismatch", "meld_cp1252",
-                            "meld_c1_lf", "mixed_padding", "mosei_unparsed_ids"], ...] = param(
+    variants: tuple[Literal[SYNTHETIC_VARIANTS], ...] = param(  # type: ignore[valid-type]
         unique=True, help="real-release variants to write (docs/synthetic.md); [] writes none")
-    mosi: SyntheticSizes = param()
-    mosei: SyntheticSizes = param()
-    meld: SyntheticSizes = param()
-    iemocap: SyntheticSizes = param()
+
+    def sizes(self, dataset: str) -> SyntheticSplits:
+        """`synthetic.<dataset>`: the sizes of one registered dataset."""
+        return getattr(self, dataset)
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,18 @@ def window_inputs(groups: Sequence[Hashable], order: Sequence[float], pieces: Se
             after = [] if causal else [pieces[j] for j in rows[k + 1:k + 1 + window]]
             inputs[i] = prefix + " ".join([*before, join(EOS, join(pieces[i], EOS)), *after])
     return inputs
+
+
+def speaker_window_inputs(dialogue_ids: Sequence[Hashable], order: Sequence[float], speakers: Sequence[str],
+                          texts: Sequence[str], *, prefix: str, window: int, causal: bool) -> list[str]:
+    """The input string of every utterance of one split of a dialogue dataset, in the order given, each
+    piece `speaker text` (docs/inputs-and-targets.md).
+
+    The four sequences are parallel (one entry per utterance, any order, dialogues interleaved or
+    not). Context comes from the same dialogue, ordered by `order` (the utterance ids); a value that
+    repeats within a dialogue is an error (ValueError naming both).
+    """
+    check_lengths(dialogue_ids, order, speakers, texts, order_name="utterance id")
+    pieces = [join(clean(s), clean(t)) for s, t in zip(speakers, texts)]
+    return window_inputs(dialogue_ids, order, pieces, prefix=prefix, window=window, causal=causal,
+                          ties="error", order_name="utterance id")

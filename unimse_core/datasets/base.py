@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 if TYPE_CHECKING:
-    from unimse_core.config import TextConfig
+    from unimse_core.config import SyntheticConfig, TextConfig
+    from unimse_core.io.manifest import ManifestEntry
     from unimse_core.io.raw import C1Policy, Features, LabelTable
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
@@ -220,3 +221,50 @@ class Dataset:
     def used_rows(self, table: LabelTable) -> Any:
         """bool [N]: the rows that become model rows (None: all)."""
         return table.in_classes
+
+    # -- synthetic data ----------------------------------------------------------------------------
+
+    @property
+    def synthetic_variants(self) -> tuple[str, ...]:
+        """The `synthetic.variants` its writer knows (docs/synthetic.md); the config accepts those of
+        every registered dataset."""
+        return ()
+
+    def synthesize(self, config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
+        """Write its synthetic raw files into `out_dir` in its real formats, from the generator
+        `synthetic.dataset_rng(config, name)`, with the sizes `config.sizes(name)`; return their
+        manifest entries, in the order of its files (docs/synthetic.md)."""
+        raise NotImplementedError(f"{self.title} ({self.name}) has no synthetic writer: implement "
+                                  f"{type(self).__name__}.synthesize (docs/adding-a-dataset.md)")
+
+
+@dataclass(frozen=True)
+class Dialogues(Dataset):
+    """An emotion dataset of dialogues whose utterances carry a speaker and an utterance id (MELD,
+    EmoryNLP): every row is a model row, its gold is its own emotion (`LabelTable.emotions`), and its
+    input is the context window over its dialogue with speakers (`speaker_window_inputs`), the
+    dialogue ordered by `LabelTable.utterances`. Dialogue ids carry their split, so one call never
+    mixes the splits' colliding ids."""
+
+    def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
+        from unimse_core.context import speaker_window_inputs
+
+        return speaker_window_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
+                                     prefix=config.prefix, window=config.window, causal=config.causal)
+
+    @property
+    def conversation_input(self) -> bool:
+        return True
+
+    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
+                       texts: Sequence[str], config: TextConfig) -> list[str]:
+        from unimse_core.context import speaker_window_inputs
+
+        return speaker_window_inputs(dialogues, turns, speakers, texts, prefix=config.prefix,
+                                     window=config.window, causal=config.causal)
+
+    def gold_code(self, table: LabelTable, i: int) -> str:
+        return table.emotions[i]
+
+    def used_rows(self, table: LabelTable) -> Any:
+        return None

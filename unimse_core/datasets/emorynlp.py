@@ -17,15 +17,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from unimse_core.datasets.base import SPLITS, Dataset, LabelFile, TransferRow
-from unimse_core.datasets.meld import meld_inputs
+from unimse_core.datasets.base import SPLITS, Dialogues, LabelFile, TransferRow
 
 if TYPE_CHECKING:
-    from unimse_core.config import TextConfig
+    from unimse_core.config import SyntheticConfig
+    from unimse_core.io.manifest import ManifestEntry
     from unimse_core.io.raw import C1Policy, LabelTable
 
 EMOTIONS: tuple[str, ...] = ("neutral", "joyful", "peaceful", "powerful", "scared", "mad", "sad")
@@ -89,8 +90,79 @@ def read_emorynlp_labels(files: Sequence[LabelFile], c1_controls: C1Policy = "ke
                           decodings=decodings, **columns)
 
 
+# -- synthetic data (docs/synthetic.md) ------------------------------------------------------------
+
+LABEL_FILES: dict[str, str] = {"train": "emorynlp_train_final.csv", "valid": "emorynlp_dev_final.csv",
+                               "test": "emorynlp_test_final.csv"}
+HEADER: tuple[str, ...] = (*COLUMNS, "Start_Time", "End_Time")  # the real files' header, in its order
+FRIENDS = ("Chandler Bing", "Joey Tribbiani", "Monica Geller", "Rachel Green", "Ross Geller", "Phoebe Buffay")
+GUESTS = ("Gunther", "Janice Litman Goralnik", "Carol Willick", "Susan Bunch", "Richard Burke", "Emily Waltham",
+          "Judy Geller", "Joey's Co-Star", "#ALL#")  # an apostrophe makes Python write the list with "..."
+# Emotion prototypes in (t, a, v) space, as the files write the emotions. Only t reaches the text
+# (there are no features); a and v stand for the tone and the face, so the text tells the pool
+# (the sign of t) but only partly the emotion within it, as in the real files.
+PROTOTYPES: dict[str, tuple[float, float, float]] = {
+    "Neutral": (0.0, 0.0, 0.0),
+    "Joyful": (1.5, 0.6, 0.2),
+    "Peaceful": (1.0, -1.2, 0.0),
+    "Powerful": (0.9, 0.5, 1.4),
+    "Scared": (-0.7, 0.6, -1.4),
+    "Mad": (-1.3, 1.2, 0.6),
+    "Sad": (-1.0, -1.2, -0.2),
+}
+SHARED_TURNS = 0.02  # utterances spoken by two people at once, such as ['Monica Geller', 'Phoebe Buffay']
+
+
+def episode_order(rng: np.random.Generator, n: int) -> list[tuple[int, int]]:
+    """n distinct (Season, Episode) pairs in random order, so that an episode lies in one file: the
+    100 of seasons 1-4 (25 episodes each), then made-up later seasons (only past 100 episodes)."""
+    real = [(season, episode) for season in range(1, 5) for episode in range(1, 26)]
+    pairs = [real[k] for k in rng.permutation(len(real))]
+    return (pairs + [(5 + k // 25, 1 + k % 25) for k in range(max(0, n - len(real)))])[:n]
+
+
 @dataclass(frozen=True)
-class EmoryNlp(Dataset):
+class EmoryNlp(Dialogues):
+    def synthesize(self, config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
+        from unimse_core import synthetic
+
+        rng = synthetic.dataset_rng(config, self.name)
+        sizes = config.sizes(self.name)
+        counts = [getattr(sizes, s) for s in SPLITS]
+        utterances = synthetic.draw_texts(rng, sum(counts), lambda w: synthetic.written(rng, w), synthetic.TALK_FILLERS)
+        episodes = episode_order(rng, sum(counts))  # at least one utterance per episode: never runs out
+        entries: list[ManifestEntry] = []
+        start = 0
+        for split, n in zip(SPLITS, counts):
+            rows: list[tuple[Any, ...]] = []
+            while len(rows) < n:
+                season, episode = episodes.pop(0)
+                clock = float(rng.uniform(0.0, 30.0))
+                scene_id = 1 + int(rng.random() < 0.2)
+                for _ in range(int(rng.integers(1, 9))):  # scenes of the episode; a scene is a dialogue
+                    length = min(n - len(rows), int(rng.integers(1, 26)))
+                    if length == 0:
+                        break
+                    utterance_id = 1 + int(rng.random() < 0.6)  # most real scenes start at 2
+                    for speaker in synthetic.conversation_speakers(rng, length, FRIENDS, GUESTS):
+                        names = [speaker]
+                        if rng.random() < SHARED_TURNS:
+                            names = sorted({speaker, FRIENDS[int(rng.integers(len(FRIENDS)))]})
+                        utt = utterances[start + len(rows)]
+                        begin = clock + float(rng.uniform(0.0, 1.5))
+                        clock = begin + float(rng.uniform(0.5, 6.0))
+                        rows.append((utt.text, repr(names), synthetic.nearest(PROTOTYPES, utt.factors), scene_id,
+                                     utterance_id, season, episode, synthetic.clock(begin, "."),
+                                     synthetic.clock(clock, ".")))
+                        utterance_id += 1 + int(rng.random() < 0.15)  # the real files skip some ids
+                    scene_id += 1 + int(rng.random() < 0.1)
+            rows.sort(key=lambda r: (r[5], r[6], r[3], r[4]))  # Season, Episode, Scene_ID, Utterance_ID
+            rel = f"{self.name}/{LABEL_FILES[split]}"
+            synthetic.write_csv(out_dir / rel, HEADER, rows)
+            entries.append(synthetic.entry(out_dir, rel, self.name, "emorynlp_labels", {split: n}, split=split))
+            start += n
+        return entries
+
     def pool(self, sentiment: str, emotion: str) -> str:
         code = emotion.strip().lower()
         if code not in POOLS:
@@ -106,26 +178,6 @@ class EmoryNlp(Dataset):
 
     def read_labels(self, files: Sequence[LabelFile], c1_controls: C1Policy) -> LabelTable:
         return read_emorynlp_labels(files, c1_controls)
-
-    def input_texts(self, table: LabelTable, config: TextConfig) -> list[str]:
-        # dialogues are "<split>/<scene>": the same window as MELD, speakers included
-        return meld_inputs(table.dialogues, table.utterances, table.speakers, table.texts,
-                           prefix=config.prefix, window=config.window, causal=config.causal)
-
-    @property
-    def conversation_input(self) -> bool:
-        return True
-
-    def request_inputs(self, dialogues: Sequence[str], turns: Sequence[int], speakers: Sequence[str],
-                       texts: Sequence[str], config: TextConfig) -> list[str]:
-        return meld_inputs(dialogues, turns, speakers, texts, prefix=config.prefix, window=config.window,
-                           causal=config.causal)
-
-    def gold_code(self, table: LabelTable, i: int) -> str:
-        return table.emotions[i]
-
-    def used_rows(self, table: LabelTable):
-        return None
 
 
 DATASET = EmoryNlp(name="emorynlp", title="EmoryNLP", kind="emotion", card_name="emorynlp",

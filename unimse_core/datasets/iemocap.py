@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Hashable, Sequence
@@ -22,11 +23,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from unimse_core.context import check_lengths, clean, window_inputs
-from unimse_core.datasets.base import Dataset, LabelFile, TransferRow
+from unimse_core.datasets.base import SPLITS, Dataset, LabelFile, TransferRow
 from unimse_core.io.errors import RawDataError
 
 if TYPE_CHECKING:
-    from unimse_core.config import TextConfig
+    from unimse_core.config import SyntheticConfig, TextConfig
+    from unimse_core.io.manifest import ManifestEntry
     from unimse_core.io.raw import C1Policy, Features, LabelTable
 
 CODES: tuple[str, ...] = ("hap", "sad", "neu", "fru", "ang", "exc")
@@ -193,8 +195,143 @@ def iemocap_inputs(dialogue_ids: Sequence[Hashable], order: Sequence[float], spe
 
 
 
+# -- synthetic data (docs/synthetic.md) ------------------------------------------------------------
+
+LABEL_COLUMNS: tuple[str, ...] = ("start_stop", "vid_cid", "label", "VAD", "text", "vid", "i", "path")
+DIALOGUE_NAMES = ("impro01", "impro02", "impro03", "impro04", "impro05a", "impro05b", "impro06", "impro07", "impro08",
+                  "script01_1", "script01_2", "script01_3", "script02_1", "script02_2", "script03_1", "script03_2")
+# Emotion prototypes in (t, a, v) space: text ~ valence, audio ~ arousal, video ~ a third axis.
+PROTOTYPES: dict[str, tuple[float, float, float]] = {
+    "neu": (0.0, 0.0, 0.0),
+    "hap": (1.3, -0.5, 0.8),
+    "exc": (1.1, 1.2, -0.4),
+    "sad": (-0.9, -1.3, -0.3),
+    "ang": (-1.0, 1.2, 1.0),
+    "fru": (-0.6, 0.2, -1.5),
+}
+OTHER_CODES = ("xxx", "oth", "sur", "fea", "dis")  # drawn in this order
+OTHER_SHARE = 0.05  # extra rows with a code outside the six classes (never in the pickle)
+
+
+def dialogue_name(session: int, j: int) -> str:
+    """The j-th dialogue of a session: Ses01F_impro01, Ses01M_impro01, ..., Ses01M_script03_2, then
+    made-up impro numbers once the real names run out (only for configs larger than IEMOCAP)."""
+    k = j // 2
+    base = DIALOGUE_NAMES[k] if k < len(DIALOGUE_NAMES) else f"impro{k - len(DIALOGUE_NAMES) + 9:02d}"
+    return f"Ses{session:02d}{'FM'[j % 2]}_{base}"
+
+
+def vad(rng: np.random.Generator, factors: tuple[float, float, float]) -> str:
+    """Valence, activation, dominance on 1-5 in half steps, loosely following t, a, v."""
+    values = [min(5.0, max(1.0, round(2 * (3.0 + 0.8 * f + rng.normal(0.0, 0.4))) / 2)) for f in factors]
+    return "[" + ", ".join(f"{x:.4f}" for x in values) + "]"
+
+
 @dataclass(frozen=True)
 class Iemocap(Dataset):
+    @property
+    def synthetic_variants(self) -> tuple[str, ...]:
+        return ("authors_names", "missing_modality", "count_mismatch")
+
+    def synthesize(self, config: SyntheticConfig, out_dir: Path) -> list[ManifestEntry]:
+        from unimse_core import synthetic
+
+        rng = synthetic.dataset_rng(config, self.name)
+        sizes = config.sizes(self.name)
+        counts = [getattr(sizes, s) for s in SPLITS]
+
+        # Dialogues of 8-30 six-class utterances; train and valid in Sessions 1-4 (valid = whole
+        # dialogues), test in Session 5; then the extra rows with other codes, spread over dialogues.
+        # Valid dialogues take the names of the reference split's valid dialogues (and hold more
+        # utterances where 12 would not suffice), so that the reference split, which a text-only run
+        # uses, is the split of the pickle; train dialogues skip those names.
+        reference = reference_iemocap_split()
+        valid_names = sorted(reference.valid_dialogues)
+        dialogues: list[tuple[str, int, str, int]] = []  # (vid, session, split, six-class utterances)
+        next_in_session = {s: 0 for s in range(1, 6)}
+        for split, n in zip(SPLITS, counts):
+            left, k = n, 0
+            while left > 0:
+                take = min(left, int(rng.integers(8, 31)))
+                if split == "valid":
+                    vid = valid_names[k]
+                    take = max(take, min(left, math.ceil(left / (len(valid_names) - k))))
+                    dialogues.append((vid, int(vid[3:5]), split, take))
+                else:
+                    session = 5 if split == "test" else 1 + k % 4
+                    while dialogue_name(session, next_in_session[session]) in reference.valid_dialogues:
+                        next_in_session[session] += 1
+                    dialogues.append((dialogue_name(session, next_in_session[session]), session, split, take))
+                    next_in_session[session] += 1
+                left -= take
+                k += 1
+        other = [0] * len(dialogues)
+        for split, n in zip(SPLITS, counts):
+            members = [j for j, d in enumerate(dialogues) if d[2] == split]
+            for _ in range(synthetic.share(n, OTHER_SHARE)):
+                other[members[int(rng.integers(len(members)))]] += 1
+
+        # Utterance slots in dialogue order, six-class and other-coded rows shuffled together.
+        slots: list[tuple[int, bool]] = []  # (dialogue index, six-class?)
+        for j, (_vid, _session, _split, n6) in enumerate(dialogues):
+            kinds = np.array([True] * n6 + [False] * other[j])
+            slots.extend((j, bool(x)) for x in kinds[rng.permutation(len(kinds))])
+        n_rows = len(slots)
+        six = [i for i, (_j, ok) in enumerate(slots) if ok]
+        six_counts = [sum(1 for i in six if dialogues[slots[i][0]][2] == s) for s in SPLITS]
+        six_missing = synthetic.missing_per_split(rng, six_counts, config.missing_features)
+        # Rows without features: the other-coded ones and a share of the six-class ones in every split.
+        by_split = [[i for i in six if dialogues[slots[i][0]][2] == s] for s in SPLITS]
+        flat_six = [i for rows in by_split for i in rows]
+        without = {flat_six[k] for k in six_missing} | {i for i, (_j, ok) in enumerate(slots) if not ok}
+        utterances = synthetic.draw_utterances(rng, config, sizes, n_rows, lambda w: synthetic.written(rng, w),
+                                               synthetic.TALK_FILLERS, without)
+
+        rows = []
+        audio: list[dict[str, np.ndarray]] = [{}, {}, {}]
+        video: list[dict[str, np.ndarray]] = [{}, {}, {}]
+        row = 0
+        for j, (vid, session, split, _n6) in enumerate(dialogues):
+            counters = {"F": 0, "M": 0}
+            speaker = "FM"[int(rng.integers(2))]
+            clock = float(rng.uniform(1.0, 10.0))
+            position = 0
+            while row < n_rows and slots[row][0] == j:
+                utt = utterances[row]
+                if slots[row][1]:
+                    label = synthetic.nearest(PROTOTYPES, utt.factors)
+                else:
+                    label = OTHER_CODES[int(rng.integers(len(OTHER_CODES)))]
+                begin = clock + float(rng.uniform(0.05, 2.5))
+                clock = begin + float(rng.uniform(0.8, 9.0))
+                vid_cid = f"{vid}_{speaker}{counters[speaker]:03d}"
+                counters[speaker] += 1
+                rows.append((f"[{begin:.4f} - {clock:.4f}]", vid_cid, label, vad(rng, utt.factors), utt.text, vid,
+                             position, f"Session{session}/sentences/wav/{vid}/{vid_cid}.wav"))
+                if utt.audio is not None:
+                    audio[SPLITS.index(split)][vid_cid] = utt.audio
+                    video[SPLITS.index(split)][vid_cid] = utt.video
+                if rng.random() < 0.8:
+                    speaker = "M" if speaker == "F" else "F"
+                position += 1
+                row += 1
+        rows.sort(key=lambda r: (r[5], float(r[0][1:].split(" - ")[0])))
+        label_rel = f"{self.name}/IEMOCAP_all.csv"
+        synthetic.write_csv(out_dir / label_rel, LABEL_COLUMNS, rows)
+        feature_rel = f"{self.name}/iemocap_features.pkl"
+        written = synthetic.written_name(config, feature_rel, f"{self.name}/iemocap_data_0610.pkl")
+        if "missing_modality" in config.variants:
+            synthetic.drop_one_video(video)
+        expected = [len(d) for d in audio]
+        if "count_mismatch" in config.variants:  # a key the CSV lacks, as real pickles carry
+            extra = f"{dialogues[0][0]}_F999"
+            audio[0][extra] = np.ones((2, sizes.audio_dim), dtype=np.float32)
+            video[0][extra] = np.ones((2, sizes.video_dim), dtype=np.float32)
+        synthetic.write_pickle(out_dir / written, {"audio": audio, "video": video})
+        return [synthetic.entry(out_dir, label_rel, self.name, "iemocap_labels", dict(zip(SPLITS, counts))),
+                synthetic.entry(out_dir, feature_rel, self.name, "erc_features", dict(zip(SPLITS, expected)),
+                                written=written)]
+
     def pool(self, sentiment: str, emotion: str) -> str:
         code = emotion.strip().lower()
         if code not in ALL_CODES:

@@ -31,7 +31,6 @@ from typing import Any, Literal
 import numpy as np
 
 from unimse_core.datasets import REGISTRY, SPLITS, get
-from unimse_core.datasets.iemocap import reference_iemocap_split  # noqa: F401  (synthetic.py imports it from here)
 from unimse_core.io.errors import RawDataError
 from unimse_core.io.safe_pickle import load_pickle
 
