@@ -34,11 +34,12 @@ SMALL_SIZES = {"train": 24, "valid": 8, "test": 8}
 
 
 def small_synthetic_params() -> dict:
-    """The shipped params.yaml with every synthetic dataset shrunk to SMALL_SIZES utterances."""
+    """The shipped params.yaml with every synthetic dataset (every registered one) shrunk to SMALL_SIZES utterances."""
     from unimse_core.config import read_params
+    from unimse_core.datasets import NAMES
 
     params = read_params(Path(__file__).resolve().parents[1] / "params.yaml")
-    for dataset in ("mosi", "mosei", "meld", "iemocap"):
+    for dataset in NAMES:
         params["synthetic"][dataset].update(SMALL_SIZES)
     return params
 
