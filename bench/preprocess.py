@@ -4,7 +4,7 @@
 
 1. `unimse synthesize` writes a raw release whose MOSEI has the real sizes (16,326 / 1,871 / 4,659
    utterances, audio 74-d and video 35-d, up to --max-frames frames, in the authors' padded
-   pickle layout); the other datasets are tiny and never read (data.datasets: [mosei]).
+   pickle layout); only MOSEI is written (data.datasets: [mosei]: the writers follow it).
 2. `unimse fetch`, `unimse embed` (tfidf) and `unimse labels` write the verification report and
    the universal-label table, as in the pipeline.
 3. `unimse preprocess --dataset mosei` runs as the only child of a fresh launcher process, which
@@ -36,7 +36,6 @@ from unimse_core.config import SyntheticConfig, from_dict, read_params, to_dict
 
 ROOT = Path(__file__).resolve().parents[1]
 MOSEI = {"train": 16326, "valid": 1871, "test": 4659, "audio_dim": 74, "video_dim": 35}
-TINY = {"train": 4, "valid": 2, "test": 2}
 GOAL_RATIO = 1.5
 MIB = 2**20
 
@@ -64,8 +63,6 @@ def unimse() -> list[str]:
 def bench_params(max_frames: int, scale: float) -> dict:
     params = read_params(ROOT / "params.yaml")
     synthetic = dict(params["synthetic"], seed=0, msa_layout="authors", max_frames=max_frames)
-    for dataset in ("mosi", "meld", "iemocap"):
-        synthetic[dataset] = {**synthetic[dataset], **TINY}
     synthetic["mosei"] = {**MOSEI, **{s: max(1, round(MOSEI[s] * scale)) for s in ("train", "valid", "test")}}
     config = from_dict(SyntheticConfig, synthetic, "synthetic")  # checked like the stage checks it
     params["synthetic"] = to_dict(config)
