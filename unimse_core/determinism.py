@@ -9,14 +9,18 @@ tests/test_model.py under each setting; tests/test_determinism.py keeps it so, d
   first tensor operation (not at `import torch`).
 - MKL's GEMM kernels (torch's BLAS on x86): one per instruction set, with different blockings.
   `MKL_CBWR` (conditional numerical reproducibility) fixes the code path; `STRICT` also makes GEMM
-  independent of the number of threads. MKL reads it at its first call.
+  independent of the number of threads. MKL reads it at its first call. The branch is
+  `COMPATIBLE` (SSE2 without the approximate rcpps/rsqrtps), the one MKL keeps on every vendor's
+  CPU: it ignores the ISA branches (`AVX2`, ...) on a non-Intel CPU and falls back on its `AUTO`
+  dispatch without a word, so an `AVX2` pin gave an AMD machine other bytes than an Intel one
+  (measured: docs/training.md).
 - oneDNN's instruction set (`ONEDNN_MAX_CPU_ISA`), read at its first primitive. The fp32 model does
   not reach oneDNN today; pinned so that a new layer that does cannot break the promise.
 - The number of intra-op threads: ATen splits a large reduction into one partial sum per thread (a
   full sum, a gradient norm of the 64k-weight embedding). `cpu_threads` fixes it.
 
-AVX2 is the pin because every x86-64 CPU of the last ten years has it: an AVX-512 machine gives the
-bytes of an AVX2 one. The pin costs speed (`python -m bench.determinism`, docs/training.md). On CUDA,
+AVX2 is ATen's and oneDNN's pin because every x86-64 CPU of the last ten years has it: an AVX-512
+machine gives the bytes of an AVX2 one. The pin costs speed (`python -m bench.determinism`, docs/training.md). On CUDA,
 `deterministic` turns on torch's deterministic algorithms and cuDNN's deterministic mode; GPUs of
 different models may still differ from each other and from the CPU.
 """
@@ -31,7 +35,7 @@ from typing import Any
 import torch
 
 # The CPU code paths every deterministic run takes, whatever the machine has.
-PINNED_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "AVX2,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+PINNED_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_CBWR": "COMPATIBLE,STRICT", "ONEDNN_MAX_CPU_ISA": "AVX2"}
 PINNED_CAPABILITY = "AVX2"  # as torch.backends.cpu.get_cpu_capability() names it
 CUBLAS_WORKSPACE = ":4096:8"  # what torch's deterministic cuBLAS GEMMs require (their docs)
 
