@@ -89,8 +89,9 @@ def command(merged: Path, tokenizer_dir: Path, checkpoints: Path, out: Path, sum
         raise click.ClickException(str(err)) from None
     seed_everything(config.seed)
     model = build_model(model_config, tokenizer)
+    # the pinned kernels are part of the run: a checkpoint made under another pin is not resumed
     identity = run_id(configs={"model": model_config, "train": config, "loader": loader_config,
-                               "world_size": rt.world_size},
+                               "world_size": rt.world_size, "numerics": numerics},
                       files={"merged": merged, "tokenizer": tokenizer_dir})
     live = _Live(live_dir) if rt.is_main else None
     with Progress(TextColumn("train"), BarColumn(), MofNCompleteColumn(), TextColumn("epoch step"),

@@ -106,7 +106,7 @@ def test_the_pinned_train_stage_writes_the_same_bytes_on_two_machines(tmp_path):
     assert not different, different
     assert "seconds_this_run" in json.loads((a / "timings.json").read_text())  # the times went there instead
     assert json.loads((a / "selected" / "run.json").read_text())["numerics"] == {
-        "deterministic": True, "cpu_capability": PINNED_CAPABILITY, "cpu_threads": 2}
+        "deterministic": True, "cpu_capability": PINNED_CAPABILITY, "cpu_threads": 2, "pinned": PINNED_ENV}
 
 
 @pytest.mark.slow

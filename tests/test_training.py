@@ -265,6 +265,27 @@ def test_the_best_epoch_is_the_argmax_of_the_dev_scalar_and_patience_stops(input
     assert (again.epoch, again.step, again.best_epoch) == (state.epoch, state.step, state.best_epoch)
 
 
+def test_a_checkpoint_made_under_another_pin_is_not_resumed(inputs, tmp_path, monkeypatch):
+    from unimse_core import determinism
+
+    monkeypatch.setenv("MKL_CBWR", determinism.PINNED_ENV["MKL_CBWR"])  # restored after the test
+    one_epoch = write_params(tmp_path / "p.yaml", train={"epochs": 1})
+    invoke(stage_options(inputs, tmp_path / "run", one_epoch))
+    run_a = json.loads((tmp_path / "run" / "selected" / "run.json").read_text())
+    # The same params and inputs under another MKL branch (the pin before 2026-12-02, docs/training.md):
+    # other kernels, so the finished checkpoint is another run's and training starts over.
+    monkeypatch.setitem(determinism.PINNED_ENV, "MKL_CBWR", "AVX2,STRICT")
+    evaluated = []
+    real_evaluate = training.evaluate
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: evaluated.append(1) or real_evaluate(*a, **k))
+    invoke(stage_options(inputs, tmp_path / "run", one_epoch))
+    run_b = json.loads((tmp_path / "run" / "selected" / "run.json").read_text())
+    assert run_a["numerics"]["pinned"]["MKL_CBWR"] == "COMPATIBLE,STRICT"
+    assert run_b["numerics"]["pinned"]["MKL_CBWR"] == "AVX2,STRICT"
+    assert run_b["run_id"] != run_a["run_id"]
+    assert evaluated, "the checkpoint of the other pin was resumed instead of training again"
+
+
 def test_a_crash_between_the_best_model_and_the_checkpoint_resumes_to_the_same_weights(inputs, tmp_path,
                                                                                         monkeypatch):
     """The window a SIGKILL can hit at the end of an epoch: the best model written, the checkpoint not."""

@@ -42,7 +42,8 @@ CUBLAS_WORKSPACE = ":4096:8"  # what torch's deterministic cuBLAS GEMMs require 
 
 def pin_numerics(deterministic: bool, cpu_threads: int, *, group: str, device: str | torch.device = "cpu"
                  ) -> dict[str, Any]:
-    """Pin the kernels a run uses; returns what was pinned, for the run's records.
+    """Pin the kernels a run uses; returns what was pinned, for the run's records (the train stage
+    also puts it in the run's identity, so that a checkpoint made under another pin is not resumed).
 
     Call it before the first tensor operation of the process: torch and MKL choose their kernels
     once. The stages call it right after loading their params; `runtime.runtime` calls it again
@@ -70,7 +71,8 @@ def pin_numerics(deterministic: bool, cpu_threads: int, *, group: str, device: s
                       f"AVX2); results may differ from other machines' in the last bits", RuntimeWarning,
                       stacklevel=2)
     return {"deterministic": deterministic, "cpu_capability": capability,
-            "cpu_threads": cpu_threads if cpu_threads > 0 else "default"}
+            "cpu_threads": cpu_threads if cpu_threads > 0 else "default",
+            "pinned": dict(PINNED_ENV) if deterministic and _x86() else {}}
 
 
 def _x86() -> bool:
