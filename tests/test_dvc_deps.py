@@ -335,3 +335,23 @@ def test_a_property_counts_for_the_fields_it_reads():
     classes = config_fields(ROOT)
     assert classes["MergeConfig"]["datasets"] == {"combination"}
     assert classes["LoaderConfig"]["mmap_over_bytes"] == {"mmap_over_mib"}
+
+
+def test_bytecode_caches_in_a_folder_dep_are_ignored_by_dvc():
+    # Python writes __pycache__ into the source folders that stages list (unless
+    # PYTHONDONTWRITEBYTECODE is set): were they hashed, a fresh clone's dvc.lock would change.
+    import subprocess
+    import sys
+
+    folders = sorted({dep for stage in stages(ROOT).values() for dep in stage.get("deps", [])
+                      if isinstance(dep, str) and (ROOT / dep).is_dir()})
+    assert "unimse_core/datasets" in folders
+    caches = [f"{folder}/{name}" for folder in folders
+              for name in ("__pycache__/base.cpython-311.pyc", "__pycache__/x.cpython-313.pyc", "x.pyc")]
+    dvc = Path(sys.executable).with_name("dvc")
+    run = subprocess.run([str(dvc), "check-ignore", *caches], cwd=ROOT, capture_output=True, text=True)
+    assert sorted(run.stdout.split()) == sorted(caches), run.stderr
+    # and a source file is not ignored
+    run = subprocess.run([str(dvc), "check-ignore", "unimse_core/datasets/base.py"], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert run.stdout.strip() == "" and run.returncode == 1
