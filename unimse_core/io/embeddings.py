@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,21 @@ from unimse_core.io.errors import RawDataError
 INDEX = "index.json"
 
 
+def save_sparse_npz(path: Path, matrix: sp.csr_matrix) -> None:
+    """`matrix` as scipy's uncompressed .npz (read back by `scipy.sparse.load_npz`), in the same bytes
+    on every Python: scipy's `save_npz` streams each array into the zip with zip64 forced, and how
+    zipfile writes that header changed between Python 3.11 patch releases (3.11.2 and 3.11.7 wrote
+    other bytes for the same arrays). Here each array is serialised first and stored whole, with a
+    fixed date, so no zip64 record and no clock enter the file."""
+    arrays = {"indices": matrix.indices, "indptr": matrix.indptr, "format": np.array(matrix.format.encode()),
+              "shape": np.array(matrix.shape), "data": matrix.data}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for key, value in arrays.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(value), allow_pickle=False)
+            archive.writestr(zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0)), buffer.getvalue())
+
+
 def save_embeddings(folder: str | Path, ids: Sequence[str], datasets: Sequence[str],
                     matrix: np.ndarray | sp.spmatrix, meta: Mapping[str, Any]) -> None:
     """Write the folder whole or not at all; row i of `matrix` embeds `ids[i]`."""
@@ -24,7 +41,7 @@ def save_embeddings(folder: str | Path, ids: Sequence[str], datasets: Sequence[s
     with atomic_dir(folder) as tmp:
         if sp.issparse(matrix):
             name = "vectors.npz"
-            sp.save_npz(tmp / name, sp.csr_matrix(matrix), compressed=False)
+            save_sparse_npz(tmp / name, sp.csr_matrix(matrix))
         else:
             name = "vectors.npy"
             np.save(tmp / name, np.ascontiguousarray(matrix, dtype=np.float32))
