@@ -25,7 +25,7 @@ import torch
 from unimse_core.config import LoaderConfig
 from unimse_core.constrained import LabelConstraint, decode_texts
 from unimse_core.data import make_loader
-from unimse_core.features import pack
+from unimse_core.inference import request_split
 from unimse_core.io.hdf5 import SplitArrays
 from unimse_core import datasets
 from unimse_core.datasets.base import CLASS_METRICS, SCORE_METRICS
@@ -47,9 +47,6 @@ def table_columns(schema: LabelSchema) -> tuple[str, ...]:
 
 TABLE_COLUMNS: tuple[str, ...] = table_columns(DEFAULT_SCHEMA)
 TEST_PREFIX = "test/"
-REQUEST_DATASET = ""
-"""The `dataset` of the rows `unimse predict` builds: they belong to no dataset (only training, which
-balances and scores per dataset, and the test sets read the column)."""
 
 def metric_names(dataset: str) -> tuple[str, ...]:
     """The keys of a dataset's entry in metrics/test.json, in order."""
@@ -175,7 +172,6 @@ def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video:
                      feature_dim: int) -> SplitArrays:
     """One MSA-style row (as a score dataset's): input `msa_input(text, prefix)`, frames [T, feature_dim] with
     NaN/inf set to 0 as preprocessing does (None: no frames). A width other than `feature_dim` is a ValueError."""
-    frames = {}
     for name, value in (("audio", audio), ("video", video)):
         if value is not None:
             value = np.asarray(value)
@@ -183,10 +179,8 @@ def utterance_arrays(text: str, *, prefix: str, audio: np.ndarray | None, video:
                 raise ValueError(f"{name} frames: expected shape [frames, {feature_dim}], got {value.shape}")
             if value.dtype.kind not in "biuf":
                 raise ValueError(f"{name} frames: expected numbers, got dtype {value.dtype}")
-        packed = pack([None if value is None else value.astype(np.float32, copy=False)], feature_dim)
-        frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
-    return SplitArrays(ids=["input"], dataset=[REQUEST_DATASET], inputs=[msa_input(text, prefix=prefix)], targets=[""],
-                       gold_score=np.full(1, np.nan, dtype=np.float32), gold_emotion=[""], polarity=[""], **frames)
+    audio, video = (None if v is None else np.asarray(v) for v in (audio, video))
+    return request_split(["input"], [msa_input(text, prefix=prefix)], [audio], [video], feature_dim=feature_dim)
 
 
 def universal_label(generated: str, schema: LabelSchema = DEFAULT_SCHEMA) -> dict[str, Any]:

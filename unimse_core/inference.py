@@ -37,6 +37,9 @@ CONVERSATIONS: tuple[str, ...] = (NO_CONVERSATIONS, *(n for n, d in datasets.REG
                                                       if d.conversation_input))
 """The choices of `--conversations`: none, then every registered dataset whose input is a conversation window."""
 CONVERSATION_COLUMNS: tuple[str, ...] = ("dialogue_id", "speaker", "turn")
+REQUEST_DATASET = ""
+"""The `dataset` of the rows `unimse predict` builds: they belong to no dataset (only training, which
+balances and scores per dataset, and the test sets read the column)."""
 
 
 def label_columns(schema: LabelSchema) -> tuple[str, ...]:
@@ -123,28 +126,35 @@ def request_arrays(rows: Rows, inputs: Sequence[str], *, feature_dim: int) -> Sp
     """The rows as a split the data loader reads: inputs, and audio/video frames read from the rows'
     .npy paths (an empty cell or no column: no frames, as text-only data), NaN/inf set to 0 by packing."""
     base = rows.path.parent
-    frames: dict[str, Any] = {}
+    sequences: dict[str, list[np.ndarray | None]] = {}
     for name in ("audio", "video"):
-        sequences = []
+        sequences[name] = []
         for i, row in enumerate(rows.rows):
             cell = row.get(name)
             if cell is None or (isinstance(cell, str) and not cell.strip()):
-                sequences.append(None)
+                sequences[name].append(None)
                 continue
             if not isinstance(cell, str):
                 raise RawDataError(rows.path, f"column {name}: expected the path of a .npy file, got "
                                    f"{json_type(cell)}", rows.records[i])
             path = Path(cell.strip())
-            array = read_frames(path if path.is_absolute() else base / path, name=name, feature_dim=feature_dim,
-                                source=rows.path, record=rows.records[i])
-            sequences.append(array.astype(np.float32, copy=False))
-        packed = pack(sequences, feature_dim)
-        frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
-    from unimse_core.evaluation import REQUEST_DATASET  # torch: at run time only
+            sequences[name].append(read_frames(path if path.is_absolute() else base / path, name=name,
+                                               feature_dim=feature_dim, source=rows.path, record=rows.records[i]))
+    return request_split([str(i) for i in range(len(inputs))], inputs, sequences["audio"], sequences["video"],
+                         feature_dim=feature_dim)
 
+
+def request_split(ids: Sequence[str], inputs: Sequence[str], audio: Sequence[np.ndarray | None],
+                  video: Sequence[np.ndarray | None], *, feature_dim: int) -> SplitArrays:
+    """Request rows as a split the data loader reads (`unimse predict`'s file and single utterance): each
+    row's frames [T, feature_dim] (None: none, as text-only data) packed with NaN/inf set to 0, no gold,
+    and the dataset REQUEST_DATASET."""
+    frames: dict[str, Any] = {}
+    for name, sequences in (("audio", audio), ("video", video)):
+        packed = pack([None if s is None else s.astype(np.float32, copy=False) for s in sequences], feature_dim)
+        frames.update({name: packed.frames, f"{name}_offset": packed.offset, f"{name}_length": packed.length})
     n = len(inputs)
-    return SplitArrays(ids=[str(i) for i in range(n)], dataset=[REQUEST_DATASET] * n, inputs=list(inputs),
-                       targets=[""] * n,
+    return SplitArrays(ids=list(ids), dataset=[REQUEST_DATASET] * n, inputs=list(inputs), targets=[""] * n,
                        gold_score=np.full(n, np.nan, dtype=np.float32), gold_emotion=[""] * n, polarity=[""] * n,
                        **frames)
 
